@@ -1,0 +1,24 @@
+"""cnnviz-widget: see inside a convolutional neural network from a notebook cell."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._layers import LayerInfo
+from .api import activations, layer_weights, list_layers
+from .render import mosaic
+
+if TYPE_CHECKING:
+    from .explorer import LayerExplorer
+
+__all__ = ["LayerExplorer", "LayerInfo", "activations", "layer_weights", "list_layers", "mosaic"]
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The widget pulls in anywidget/ipywidgets; plain array users should not pay for that.
+    if name == "LayerExplorer":
+        from .explorer import LayerExplorer
+
+        return LayerExplorer
+    raise AttributeError(f"module 'cnnviz_widget' has no attribute {name!r}")

@@ -1,0 +1,229 @@
+"""Keras 3 adapter.
+
+Activations of every layer, nested sub-models included, come from one forward pass that
+re-runs the model's own graph on real tensors (``Functional._run_through_graph``, the loop
+``Functional.call`` itself uses) and records each layer's output on the way.  Unlike
+``keras.Model(model.inputs, layer.output)`` this reaches inner layers of nested models
+without "Graph disconnected", works for a Sequential built from a first call (whose inputs
+carry a fixed batch size), and adds no nodes to the user's layers.  The pass is compiled
+with ``tf.function`` once per set of requested layers; TensorFlow prunes the layers a set
+does not need.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+from .._layers import LayerInfo, kind_of, resolve_layer
+
+_SEP = "/"
+
+
+def _graph_of(model: Any) -> Any | None:
+    """The Functional graph behind a model, or None for a Sequential without one."""
+    if isinstance(model, keras.Sequential):
+        return getattr(model, "_functional", None)
+    if hasattr(model, "_run_through_graph") and hasattr(model, "_nodes_by_depth"):
+        return model
+    return None
+
+
+def _is_nested_model(layer: Any) -> bool:
+    return isinstance(layer, keras.Model)
+
+
+def _shape_of(layer: Any) -> tuple[int | None, ...] | None:
+    try:
+        output = layer.output
+    except (AttributeError, ValueError, RuntimeError):
+        return None
+    shape = getattr(output, "shape", None)
+    if shape is None:  # several outputs: no single shape to show
+        return None
+    # The batch axis is whatever the model was first called with; show it as unknown.
+    return (None, *(None if d is None else int(d) for d in tuple(shape)[1:]))
+
+
+class KerasAdapter:
+    """Adapter for ``keras.Model`` (Sequential, functional, subclassed with a graph)."""
+
+    framework = "keras"
+    is_cnnviz_adapter = True
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self._lock = threading.RLock()
+        self._layers: list[LayerInfo] | None = None
+        self._objects: dict[str, Any] = {}
+        self._functions: dict[frozenset[str], Callable[..., dict[str, Any]]] = {}
+
+    # ----------------------------------------------------------------- inputs
+    def input_shapes(self) -> list[tuple[int | None, ...]]:
+        if not self.model.built:
+            raise ValueError(
+                f"The model {self.model.name!r} has never been built, so its input shape is "
+                "unknown: pass images (they build it), call it once, or start it with "
+                "keras.Input(shape)."
+            )
+        try:
+            inputs = self.model.inputs
+        except (AttributeError, ValueError):
+            inputs = None
+        if not inputs:
+            raise ValueError(
+                f"The model {self.model.name!r} has no defined inputs: start it with "
+                "keras.Input(shape) or call it once on data."
+            )
+        return [(None, *(None if d is None else int(d) for d in tuple(t.shape)[1:])) for t in inputs]
+
+    def ensure_built(self, inputs: Sequence[np.ndarray]) -> None:
+        with self._lock:
+            if self.model.built and _graph_of(self.model) is not None:
+                return
+            if isinstance(self.model, keras.Sequential):
+                # A Sequential never called has no graph; building one from the example's
+                # shape is what its first call would do anyway.
+                self.model.build((None, *inputs[0].shape[1:]))
+                self._layers = None
+                return
+            if not self.model.built:
+                self.model(inputs[0] if len(inputs) == 1 else list(inputs), training=False)
+                self._layers = None
+
+    # ----------------------------------------------------------------- layers
+    def list_layers(self) -> list[LayerInfo]:
+        with self._lock:
+            if self._layers is None:
+                if not self.model.built:
+                    self.input_shapes()  # raises the explanatory error
+                infos: list[LayerInfo] = []
+                objects: dict[str, Any] = {}
+                self._collect(self.model, "", None, infos, objects)
+                self._layers, self._objects = infos, objects
+            return list(self._layers)
+
+    def _collect(
+        self, model: Any, prefix: str, parent: str | None,
+        infos: list[LayerInfo], objects: dict[str, Any],
+    ) -> None:
+        for layer in model.layers:
+            name = prefix + layer.name
+            nested = _is_nested_model(layer)
+            infos.append(
+                LayerInfo(
+                    name=name,
+                    type=type(layer).__name__,
+                    output_shape=_shape_of(layer),
+                    params=int(layer.count_params()) if layer.built else 0,
+                    trainable=bool(layer.trainable),
+                    kind="model" if nested else kind_of(type(layer).__name__),
+                    parent=parent,
+                )
+            )
+            objects[name] = layer
+            if nested:
+                self._collect(layer, name + _SEP, name, infos, objects)
+
+    def layer_object(self, layer: str | LayerInfo) -> Any:
+        info = resolve_layer(self.list_layers(), layer)
+        return self._objects[info.name]
+
+    # ------------------------------------------------------------ forward pass
+    def activations(
+        self, inputs: Sequence[np.ndarray], names: Sequence[str]
+    ) -> dict[str, np.ndarray]:
+        wanted = frozenset(names)
+        function = self._function_for(wanted)
+        outputs = function(*[keras.ops.convert_to_tensor(x) for x in inputs])
+        return {name: np.asarray(keras.ops.convert_to_numpy(outputs[name])) for name in names}
+
+    def _function_for(self, wanted: frozenset[str]) -> Callable[..., dict[str, Any]]:
+        with self._lock:
+            function = self._functions.get(wanted)
+            if function is None:
+                function = self._compile(wanted)
+                self._functions[wanted] = function
+            return function
+
+    def _compile(self, wanted: frozenset[str]) -> Callable[..., dict[str, Any]]:
+        model = self.model
+
+        def forward(*inputs: Any) -> dict[str, Any]:
+            recorded: dict[str, Any] = {}
+            _run_recording(model, list(inputs), "", recorded)
+            missing = wanted - recorded.keys()
+            if missing:
+                raise ValueError(
+                    f"Layer(s) {sorted(missing)} are not reached by a forward pass from the "
+                    "model's inputs."
+                )
+            return {name: recorded[name] for name in wanted}
+
+        if keras.backend.backend() != "tensorflow":
+            return forward
+        import tensorflow as tf
+
+        signature = [tf.TensorSpec(shape, tf.float32) for shape in self.input_shapes()]
+        return tf.function(forward, input_signature=signature, autograph=False)
+
+    # ----------------------------------------------------------------- weights
+    def layer_weights(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+        info = resolve_layer(self.list_layers(), name)
+        layer = self._objects[info.name]
+        kernel = getattr(layer, "kernel", None)
+        if kernel is None and hasattr(layer, "depthwise_kernel"):
+            kernel = layer.depthwise_kernel
+        if kernel is None or info.kind == "model":
+            raise ValueError(f"The layer {info.name!r} ({info.type}) has no weights to show.")
+        bias = getattr(layer, "bias", None)
+        return (
+            np.array(keras.ops.convert_to_numpy(kernel)),
+            None if bias is None else np.array(keras.ops.convert_to_numpy(bias)),
+        )
+
+
+def _run_recording(model: Any, inputs: list[Any], prefix: str, recorded: dict[str, Any]) -> Any:
+    """Run ``model`` on ``inputs`` in inference mode, recording every layer's output."""
+    graph = _graph_of(model)
+    if graph is None:  # a Sequential without a graph: its layers form a chain
+        x = inputs[0]
+        for layer in model.layers:
+            x = _call_layer(layer, (x,), {}, prefix, recorded)
+        return x
+
+    input_ids = [id(t) for t in graph.inputs]
+    for layer in graph.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            index = input_ids.index(id(layer.output)) if id(layer.output) in input_ids else 0
+            recorded.setdefault(prefix + layer.name, inputs[index])
+
+    def operation_fn(operation: Any) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return _call_layer(operation, args, kwargs, prefix, recorded)
+
+        return call
+
+    return graph._run_through_graph(inputs, operation_fn=operation_fn)
+
+
+def _call_layer(
+    layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any], prefix: str,
+    recorded: dict[str, Any],
+) -> Any:
+    name = prefix + layer.name
+    if _is_nested_model(layer):
+        nested_inputs = keras.tree.flatten(args)
+        output = _run_recording(layer, nested_inputs, name + _SEP, recorded)
+    else:
+        if getattr(layer, "_call_has_training_arg", False):
+            kwargs = {**kwargs, "training": False}
+        output = layer(*args, **kwargs)
+    # A shared layer called twice keeps its first output, as ``layer.output`` does.
+    recorded.setdefault(name, output)
+    return output
+

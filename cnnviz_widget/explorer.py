@@ -1,0 +1,366 @@
+"""LayerExplorer: the widget.  Traits hold the selection; one worker thread computes.
+
+The browser (or Python) changes ``layer``/``view``/``sample``; an observer gives the change
+a request id and puts it in a one-slot mailbox, so a burst of clicks leaves only the last
+selection to compute (no queue builds up).  The worker thread, never the kernel's shell
+thread, computes and sends the image as a binary buffer tagged with the id; a result whose
+id is no longer the newest is dropped.  One forward pass per sample fills an activation
+cache shared by all layers.
+"""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+import threading
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anywidget
+import numpy as np
+import traitlets
+
+from . import _protocol as protocol
+from ._inputs import Preprocess, display_images, model_inputs
+from ._layers import LayerInfo, resolve_layer
+from .adapters import adapter_for
+from .render import Picture, feature_map_picture, thumbnail_png
+
+_STATIC = pathlib.Path(__file__).parent / "static"
+_log = logging.getLogger(__name__)
+if not (_STATIC / "widget.js").exists():
+    raise ImportError(
+        f"The widget's frontend is not built ({_STATIC / 'widget.js'} is missing). Install the "
+        "package with pip (it builds the frontend), or run `npm install && npm run build` in a "
+        "source checkout."
+    )
+
+#: Views this version draws, in tab order (DESIGN.md lists all five; more land with them).
+AVAILABLE_VIEWS: tuple[str, ...] = ("activations",)
+LANGUAGES = ("en", "ko")
+#: At most this many thumbnails are sent to the browser.
+MAX_THUMBNAILS = 64
+
+
+@dataclass(frozen=True)
+class Request:
+    id: int
+    layer: str
+    view: str
+    sample: int
+
+    def message(self, kind: str) -> dict[str, Any]:
+        return {"type": kind, "id": self.id, "layer": self.layer, "view": self.view,
+                "sample": self.sample}
+
+
+class _Mailbox:
+    """A one-slot queue: a newer request replaces the one not yet taken."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._request: Request | None = None
+        self._closed = False
+
+    def put(self, request: Request) -> None:
+        with self._cond:
+            self._request = request
+            self._cond.notify()
+
+    def take(self) -> Request | None:
+        with self._cond:
+            while self._request is None and not self._closed:
+                self._cond.wait()
+            request, self._request = self._request, None
+            return request
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+class _LRU:
+    """A cache bounded by the bytes of its values."""
+
+    def __init__(self, max_bytes: int, size: Callable[[Any], int]) -> None:
+        self.max_bytes = max_bytes
+        self._size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any | None:
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            if key in self._items:
+                self._bytes -= self._size(self._items.pop(key))
+            self._items[key] = value
+            self._bytes += self._size(value)
+            while self._bytes > self.max_bytes and len(self._items) > 1:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= self._size(old)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class LayerExplorer(anywidget.AnyWidget):
+    """An interactive panel over a CNN: its layers, and what each computes for an image.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The network to explore.  It is never modified.
+    images : array_like, optional
+        Images as a person would display them (uint8 0-255 or float in [0, 1]), shaped
+        like the model's input with or without the batch axis; a list of arrays for a
+        model with several inputs.
+    preprocess : callable, optional
+        Maps ``images`` to model input.  Without it uint8 is cast to float32 unchanged.
+    class_names : sequence of str, optional
+        Names of the model's output classes.
+    layer : str or LayerInfo, optional
+        The layer selected first; by default the first convolution.
+    view : str
+        The tab shown first.
+    baseline : "untrained" or keras.Model
+        What the weights view compares against.
+    lang : "en" or "ko"
+        Language of the interface.
+    cache_bytes : int
+        Memory for cached activations (least recently used samples are dropped).
+
+    Examples
+    --------
+    >>> from cnnviz_widget import LayerExplorer
+    >>> LayerExplorer(model, images, class_names=names)            # doctest: +SKIP
+    >>> explorer.layer = "conv2d_1"                                 # doctest: +SKIP
+    """
+
+    _esm = _STATIC / "widget.js"
+    _css = _STATIC / "widget.css"
+
+    layers = traitlets.List(traitlets.Dict()).tag(sync=True)
+    samples = traitlets.List(traitlets.Dict()).tag(sync=True)
+    layer = traitlets.Unicode("").tag(sync=True)
+    view = traitlets.Unicode("activations").tag(sync=True)
+    views = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    sample = traitlets.Int(0).tag(sync=True)
+    lang = traitlets.Unicode("en").tag(sync=True)
+    model_name = traitlets.Unicode("").tag(sync=True)
+    snapshot = traitlets.Dict().tag(sync=True)
+
+    def __init__(
+        self,
+        model: Any,
+        images: Any = None,
+        *,
+        preprocess: Preprocess | None = None,
+        class_names: Sequence[str] | None = None,
+        layer: str | LayerInfo | None = None,
+        view: str = "activations",
+        baseline: Any = "untrained",
+        lang: str = "en",
+        cache_bytes: int = 512 * 2**20,
+    ) -> None:
+        self._adapter = adapter_for(model)
+        self._model = model
+        self._preprocess = preprocess
+        self.class_names = None if class_names is None else [str(c) for c in class_names]
+        self.baseline = baseline
+        self._inputs: list[np.ndarray] | None = None
+        thumbnails: list[dict[str, Any]] = []
+        if images is not None:
+            from .api import _prebuild_inputs
+
+            self._adapter.ensure_built(_prebuild_inputs(images, preprocess))
+            shapes = self._adapter.input_shapes()
+            self._inputs = model_inputs(images, shapes, preprocess)  # ValueError on bad shapes
+            shown = display_images(images, len(shapes), len(shapes[0]) - 1)
+            thumbnails = [
+                {"thumbnail": thumbnail_png(image), "caption": f"#{i}"}
+                for i, image in enumerate(shown[:MAX_THUMBNAILS])
+            ]
+        self._infos = self._adapter.list_layers()
+        self._activations = _LRU(cache_bytes, lambda acts: sum(a.nbytes for a in acts.values()))
+        self._pictures = _LRU(64 * 2**20, lambda p: len(p.png))
+        self._pass_lock = threading.Lock()
+        self._mailbox = _Mailbox()
+        self._worker: threading.Thread | None = None
+        self._latest = 0
+        self._id_lock = threading.Lock()
+        self.last_error: BaseException | None = None
+
+        first = self._default_layer() if layer is None else resolve_layer(self._infos, layer).name
+        super().__init__(
+            layers=[info.to_json() for info in self._infos],
+            samples=thumbnails,
+            views=list(AVAILABLE_VIEWS),
+            model_name=str(getattr(model, "name", type(model).__name__)),
+        )
+        self.lang = lang
+        self.view = view
+        self.layer = first
+        self.observe(self._on_selection, names=["layer", "view", "sample"])
+        self.on_msg(self._on_message)
+        # The first picture is drawn here, on the caller's thread, so it is in the widget's
+        # state (saved notebooks, exported HTML) from the start.
+        self._serve(self._new_request(), send=False)
+
+    # ------------------------------------------------------------ validation
+    @traitlets.validate("layer")
+    def _valid_layer(self, proposal: Any) -> str:
+        value = proposal["value"]
+        if isinstance(value, LayerInfo):
+            value = value.name
+        return resolve_layer(self._infos, value).name
+
+    @traitlets.validate("view")
+    def _valid_view(self, proposal: Any) -> str:
+        value = proposal["value"]
+        if value not in AVAILABLE_VIEWS:
+            raise ValueError(
+                f"Unknown view {value!r}: this version shows {', '.join(AVAILABLE_VIEWS)}."
+            )
+        return str(value)
+
+    @traitlets.validate("sample")
+    def _valid_sample(self, proposal: Any) -> int:
+        value = int(proposal["value"])
+        n = self.n_samples
+        if n and not 0 <= value < n:
+            raise ValueError(f"sample must be between 0 and {n - 1}, got {value}.")
+        return value
+
+    @traitlets.validate("lang")
+    def _valid_lang(self, proposal: Any) -> str:
+        if proposal["value"] not in LANGUAGES:
+            raise ValueError(f"lang must be one of {LANGUAGES}, got {proposal['value']!r}.")
+        return str(proposal["value"])
+
+    # --------------------------------------------------------------- public
+    @property
+    def model(self) -> Any:
+        return self._model
+
+    @property
+    def n_samples(self) -> int:
+        return 0 if self._inputs is None else int(self._inputs[0].shape[0])
+
+    def layer_info(self, layer: str | LayerInfo | None = None) -> LayerInfo:
+        """The ``LayerInfo`` of ``layer`` (the selected one by default)."""
+        return resolve_layer(self._infos, self.layer if layer is None else layer)
+
+    def feature_maps(self, layer: str | LayerInfo | None = None, sample: int | None = None
+                     ) -> np.ndarray:
+        """The activation the panel draws, for one sample (cached, no batch axis)."""
+        name = self.layer_info(layer).name
+        return self._sample_activations(self.sample if sample is None else sample)[name][0]
+
+    def close(self) -> None:
+        self._mailbox.close()
+        super().close()
+
+    # ------------------------------------------------------------- requests
+    def _default_layer(self) -> str:
+        for kinds in (("conv",), ("input", "model", "other")):
+            for info in self._infos:
+                if info.kind in kinds and info.is_spatial:
+                    return info.name
+        return self._infos[0].name if self._infos else ""
+
+    def _new_request(self) -> Request:
+        with self._id_lock:
+            self._latest += 1
+            return Request(self._latest, self.layer, self.view, self.sample)
+
+    def _on_selection(self, change: Any) -> None:
+        self._submit()
+
+    def _on_message(self, widget: Any, content: Any, buffers: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == protocol.REFRESH:
+            self._submit()
+
+    def _submit(self) -> None:
+        request = self._new_request()
+        self.send(request.message(protocol.PENDING))
+        if self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(
+                target=self._work, name="cnnviz-worker", daemon=True
+            )
+            self._worker.start()
+        self._mailbox.put(request)
+
+    def _is_stale(self, request: Request) -> bool:
+        return request.id != self._latest
+
+    def _work(self) -> None:
+        while (request := self._mailbox.take()) is not None:
+            if not self._is_stale(request):
+                self._serve(request)
+
+    def _serve(self, request: Request, *, send: bool = True) -> None:
+        """Compute one request and deliver it; errors become an error message."""
+        try:
+            picture = self._picture(request)
+        except Exception as error:  # noqa: BLE001 - any failure must reach the panel, not kill the worker
+            self.last_error = error
+            _log.debug("request %s failed:\n%s", request, traceback.format_exc())
+            if send and not self._is_stale(request):
+                self.send({**request.message(protocol.ERROR), "message": _describe(error)})
+            elif not send:
+                self.snapshot = {**request.message(protocol.ERROR), "message": _describe(error)}
+            return
+        if self._is_stale(request):
+            return
+        content = {
+            **request.message(protocol.RESULT), "final": True, "image": picture.meta,
+            "caption": picture.caption, "warnings": picture.warnings,
+        }
+        if send:
+            self.send(content, buffers=[picture.png])
+        self.snapshot = {**content, "png": picture.png}
+
+    def _picture(self, request: Request) -> Picture:
+        key = (request.layer, request.view, request.sample)
+        picture = self._pictures.get(key)
+        if picture is None:
+            if request.view != "activations":
+                raise ValueError(f"The {request.view!r} view is not available yet.")
+            activation = self._sample_activations(request.sample)[request.layer][0]
+            picture = feature_map_picture(activation)
+            self._pictures.put(key, picture)
+        return picture
+
+    def _sample_activations(self, sample: int) -> dict[str, np.ndarray]:
+        """Every layer's output for one sample, from one forward pass, cached."""
+        if self._inputs is None:
+            raise ValueError(
+                "No images to show feature maps for: pass them as LayerExplorer(model, images)."
+            )
+        with self._pass_lock:  # two requests for one sample must not run two passes
+            cached = self._activations.get(sample)
+            if cached is None:
+                one = [x[sample: sample + 1] for x in self._inputs]
+                cached = self._adapter.activations(one, [info.name for info in self._infos])
+                self._activations.put(sample, cached)
+            return cached
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    return text or type(error).__name__
