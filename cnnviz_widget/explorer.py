@@ -272,7 +272,9 @@ class LayerExplorer(anywidget.AnyWidget):
         return self._sample_activations(self.sample if sample is None else sample)[name][0]
 
     def close(self) -> None:
-        self._mailbox.close()
+        mailbox = getattr(self, "_mailbox", None)  # absent when __init__ raised early
+        if mailbox is not None:
+            mailbox.close()
         super().close()
 
     # ------------------------------------------------------------- requests

@@ -27,7 +27,8 @@ def colormap_lut(name: str = "viridis") -> np.ndarray:
     """The matplotlib colour map ``name`` as a (256, 3) uint8 lookup table."""
     from matplotlib import colormaps
 
-    rgba = colormaps[name](np.linspace(0.0, 1.0, 256))
+    cmap = colormaps[name].resampled(256)
+    rgba = cmap(np.arange(256))  # integer arguments index the table itself
     return (rgba[:, :3] * 255 + 0.5).astype(np.uint8)
 
 
@@ -110,7 +111,8 @@ def block_mean(maps: np.ndarray, factor: int) -> np.ndarray:
 
 def colorize(values: np.ndarray, cmap: str = "viridis") -> np.ndarray:
     """Values in [0, 1] (NaN allowed) to uint8 RGB via a matplotlib colour map."""
-    index = np.nan_to_num(values, nan=0.0) * 255 + 0.5
+    # The same binning as matplotlib's Colormap.__call__ for floats: floor(x * N), 1.0 -> N-1.
+    index = np.nan_to_num(values, nan=0.0) * 256
     rgb = colormap_lut(cmap)[np.clip(index, 0, 255).astype(np.uint8)]
     rgb[np.isnan(values)] = NAN_RGB
     return rgb

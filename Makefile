@@ -1,0 +1,17 @@
+# The two commands of the README.  Both set everything up on a fresh machine first.
+.PHONY: demo test setup setup-test lint
+
+demo: setup
+	.venv/bin/jupyter lab notebooks/quickstart.ipynb
+
+test: setup-test
+	bash scripts/test.sh
+
+setup:
+	bash scripts/setup.sh
+
+setup-test:
+	bash scripts/setup.sh --test
+
+lint:
+	bash scripts/test.sh --lint-only

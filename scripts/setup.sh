@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what the demo (default) or the test suite (--test) needs, on a fresh machine:
+# a virtual environment in .venv with the package installed editable (which builds the
+# frontend with npm), and for --test the test tools and Debian's chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_tests=0
+[ "${1:-}" = "--test" ] && with_tests=1
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if [ "$with_tests" = 1 ] && [ ! -x /usr/bin/chromium ]; then
+  echo "==> installing Debian's chromium (browser tests)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+fi
+
+if ! command -v npm >/dev/null; then
+  echo "==> installing Node.js and npm (the frontend build)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  "${PYTHON:-python3}" -m venv .venv
+fi
+pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+"${pip[@]}" --upgrade pip
+
+echo "==> npm packages"
+npm ci --no-audit --no-fund --loglevel=error
+
+if [ "$with_tests" = 1 ]; then
+  echo "==> Python packages (package, demo and test extras)"
+  "${pip[@]}" -e ".[test]"
+else
+  echo "==> Python packages (package and demo extra)"
+  "${pip[@]}" -e ".[demo]"
+fi
+echo "==> set up"

@@ -1,0 +1,186 @@
+"""The explorer's request handling: messages, supersession, caching, errors."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnviz_widget import LayerExplorer, activations, mosaic
+from cnnviz_widget.render import GAP
+
+
+class Recorder:
+    """Collects what the explorer sends to the browser."""
+
+    def __init__(self, explorer):
+        self.messages = []
+        self._cond = threading.Condition()
+        explorer.send = self._send
+
+    def _send(self, content, buffers=None):
+        with self._cond:
+            self.messages.append((content, list(buffers or [])))
+            self._cond.notify_all()
+
+    def wait_for(self, kind, request_id, timeout=120):
+        """Wait until a message of ``kind`` for ``request_id`` arrived (not a speed check)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for content, buffers in self.messages:
+                    if content["type"] == kind and content["id"] == request_id:
+                        return content, buffers
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no {kind} for request {request_id}: {self.messages}")
+                self._cond.wait(left)
+
+    def of_type(self, kind):
+        return [c for c, _ in self.messages if c["type"] == kind]
+
+
+@pytest.fixture
+def explorer(seq_with_input, digits_like):
+    widget = LayerExplorer(seq_with_input, digits_like)
+    yield widget
+    widget.close()
+
+
+def _last_pending(recorder):
+    return recorder.of_type("pending")[-1]["id"]
+
+
+def test_initial_state(explorer, seq_with_input):
+    assert explorer.layer == "conv_a"  # the first convolution
+    assert [row["name"] for row in explorer.layers] == ["conv_a", "pool_a", "conv_b", "flat", "probs"]
+    assert len(explorer.samples) == 3
+    thumb = Image.open(io.BytesIO(explorer.samples[0]["thumbnail"]))
+    assert thumb.size == (28, 28)
+    snap = explorer.snapshot
+    assert snap["type"] == "result" and snap["layer"] == "conv_a"
+    assert Image.open(io.BytesIO(snap["png"])).size == (8 * 26 + 7 * GAP, 1 * 26)
+
+
+def test_selection_yields_one_image_message_of_the_right_size(explorer, seq_with_input, digits_like):
+    recorder = Recorder(explorer)
+    explorer.layer = "conv_b"
+    content, buffers = recorder.wait_for("result", _last_pending(recorder))
+    assert content["layer"] == "conv_b"
+    assert len(buffers) == 1
+    image = np.asarray(Image.open(io.BytesIO(buffers[0])))
+    # 16 channels of 11 x 11: a 2 x 8 mosaic with one-pixel gaps.
+    assert image.shape[:2] == (2 * 11 + GAP, 8 * 11 + 7 * GAP)
+    assert content["image"]["rows"] == 2 and content["image"]["cols"] == 8
+    # The tiles hold this sample's activations, scaled per tile like mosaic() does.
+    act = activations(seq_with_input, digits_like[0], "conv_b")["conv_b"][0]
+    grid = mosaic(act, gap=GAP)
+    from matplotlib import colormaps
+
+    want = colormaps["viridis"](grid)[..., :3] * 255
+    opaque = image[..., 3] == 255
+    assert np.abs(image[..., :3][opaque].astype(float) - want[opaque]).max() <= 0.51
+    assert explorer.snapshot["layer"] == "conv_b"
+    assert explorer.snapshot["png"] == buffers[0]
+
+
+def test_stale_requests_are_dropped(explorer):
+    recorder = Recorder(explorer)
+    # Hold the forward pass so requests pile up while the worker is busy.
+    with explorer._pass_lock:
+        explorer.sample = 1  # not cached yet: the worker blocks on the lock
+        for name in ["pool_a", "conv_b", "flat", "probs", "conv_a", "conv_b"]:
+            explorer.layer = name
+    last = _last_pending(recorder)
+    content, _ = recorder.wait_for("result", last)
+    assert (content["layer"], content["sample"]) == ("conv_b", 1)
+    time.sleep(0.2)  # let a wrongly sent older result arrive, if there were one
+    results = recorder.of_type("result")
+    assert [r["id"] for r in results] == [last]
+    assert len(recorder.of_type("pending")) == 7
+
+
+def test_one_forward_pass_per_sample_serves_every_layer(explorer, monkeypatch):
+    recorder = Recorder(explorer)
+    passes = []
+    original = explorer._adapter.activations
+
+    def counting(inputs, names):
+        passes.append(len(names))
+        return original(inputs, names)
+
+    monkeypatch.setattr(explorer._adapter, "activations", counting)
+    explorer.sample = 2
+    recorder.wait_for("result", _last_pending(recorder))
+    for name in ["pool_a", "conv_b", "flat", "probs"]:
+        explorer.layer = name
+        recorder.wait_for("result", _last_pending(recorder))
+    assert passes == [5]  # one pass, all five layers
+
+
+def test_python_side_selection_and_refresh(explorer):
+    recorder = Recorder(explorer)
+    explorer.layer = "probs"
+    content, _ = recorder.wait_for("result", _last_pending(recorder))
+    assert content["image"]["kind"] == "strip"
+    explorer._on_message(explorer, {"type": "refresh"}, [])
+    again, buffers = recorder.wait_for("result", _last_pending(recorder))
+    assert again["layer"] == "probs" and len(buffers) == 1
+
+
+def test_bad_selection_is_refused_and_widget_keeps_working(explorer):
+    with pytest.raises(KeyError, match="conv_a"):
+        explorer.layer = "conv_c"
+    with pytest.raises(ValueError, match="between 0 and 2"):
+        explorer.sample = 3
+    with pytest.raises(ValueError, match="view"):
+        explorer.view = "nonsense"
+    assert explorer.layer == "conv_a"
+    recorder = Recorder(explorer)
+    explorer.layer = "pool_a"
+    assert recorder.wait_for("result", _last_pending(recorder))[0]["layer"] == "pool_a"
+
+
+def test_errors_reach_the_panel_and_the_worker_survives(seq_with_input):
+    widget = LayerExplorer(seq_with_input)  # no images: feature maps cannot be drawn
+    assert widget.snapshot["type"] == "error"
+    assert "No images" in widget.snapshot["message"]
+    recorder = Recorder(widget)
+    widget.layer = "conv_b"
+    content, _ = recorder.wait_for("error", _last_pending(recorder))
+    assert "No images" in content["message"]
+    widget.layer = "pool_a"
+    assert recorder.wait_for("error", _last_pending(recorder))[0]["layer"] == "pool_a"
+    widget.close()
+
+
+def test_wrong_images_raise_before_computing(seq_with_input):
+    with pytest.raises(ValueError, match=r"\(28, 28, 1\).*\(2, 27, 28, 1\)"):
+        LayerExplorer(seq_with_input, np.zeros((2, 27, 28, 1)))
+    with pytest.raises(TypeError, match="Keras"):
+        LayerExplorer("not a model", np.zeros((2, 28, 28, 1)))
+
+
+def test_nested_layer_selection(nested_vgg):
+    images = np.random.default_rng(0).random((2, 32, 32, 3), dtype=np.float32)
+    widget = LayerExplorer(nested_vgg, images, layer="vgg16/block2_conv1")
+    assert widget.snapshot["layer"] == "vgg16/block2_conv1"
+    assert widget.snapshot["image"]["true_shape"] == [16, 16, 128]
+    assert widget.snapshot["image"]["cols"] == 16
+    widget.close()
+
+
+def test_user_model_unchanged(seq_with_input, digits_like):
+    before = [w.copy() for w in seq_with_input.get_weights()]
+    out = seq_with_input.predict(digits_like, verbose=0)
+    widget = LayerExplorer(seq_with_input, digits_like)
+    recorder = Recorder(widget)
+    widget.layer = "probs"
+    recorder.wait_for("result", _last_pending(recorder))
+    widget.close()
+    assert all(np.array_equal(a, b) for a, b in zip(before, seq_with_input.get_weights(), strict=True))
+    np.testing.assert_array_equal(seq_with_input.predict(digits_like, verbose=0), out)
