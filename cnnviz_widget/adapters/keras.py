@@ -22,6 +22,42 @@ import numpy as np
 from .._layers import LayerInfo, kind_of, resolve_layer
 
 _SEP = "/"
+#: Key of the pre-softmax class scores among recorded outputs (no layer name has a NUL).
+LOGITS = "\0logits"
+
+
+def _is_softmax(function: Any) -> bool:
+    return getattr(function, "__name__", None) == "softmax"
+
+
+def _output_layer(model: Any) -> Any:
+    """The layer object that produces the model's (first) output, inside nested models too."""
+    graph = _graph_of(model)
+    layer = graph.outputs[0]._keras_history.operation if graph is not None else model.layers[-1]
+    return _output_layer(layer) if _is_nested_model(layer) else layer
+
+
+def _pre_softmax(layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Any:
+    """The class scores before a final softmax, computed without touching the layer.
+
+    A ``Softmax``/``Activation("softmax")`` layer's scores are its input.  A layer with a
+    fused softmax (``Dense(10, activation="softmax")``) is called through a shallow copy
+    whose activation is linear: the copy shares the variables, the user's layer is not
+    modified (tf-keras-vis's ReplaceToLinear swaps the activation on the model itself).
+    """
+    if isinstance(layer, keras.layers.Softmax) or (
+        isinstance(layer, keras.layers.Activation) and _is_softmax(layer.activation)
+    ):
+        return args[0]
+    if _is_softmax(getattr(layer, "activation", None)):
+        # copy.copy would go through Keras's __reduce__ (a full save and load); a bare object
+        # with the same attribute dict shares the variables and costs nothing.
+        twin = object.__new__(type(layer))
+        twin.__dict__.update(layer.__dict__)
+        object.__setattr__(twin, "activation", keras.activations.linear)
+        kwargs = {k: v for k, v in kwargs.items() if k != "training"}
+        return twin.call(*args, **kwargs)
+    return output
 
 
 def _graph_of(model: Any) -> Any | None:
@@ -60,7 +96,7 @@ class KerasAdapter:
         self._lock = threading.RLock()
         self._layers: list[LayerInfo] | None = None
         self._objects: dict[str, Any] = {}
-        self._functions: dict[frozenset[str], Callable[..., dict[str, Any]]] = {}
+        self._functions: dict[Any, Callable[..., Any]] = {}
 
     # ----------------------------------------------------------------- inputs
     def input_shapes(self) -> list[tuple[int | None, ...]]:
@@ -153,9 +189,11 @@ class KerasAdapter:
     def _compile(self, wanted: frozenset[str]) -> Callable[..., dict[str, Any]]:
         model = self.model
 
+        logits_layer = _output_layer(model) if LOGITS in wanted else None
+
         def forward(*inputs: Any) -> dict[str, Any]:
             recorded: dict[str, Any] = {}
-            _run_recording(model, list(inputs), "", recorded)
+            _run_recording(model, list(inputs), "", recorded, logits_layer)
             missing = wanted - recorded.keys()
             if missing:
                 raise ValueError(
@@ -170,6 +208,61 @@ class KerasAdapter:
 
         signature = [tf.TensorSpec(shape, tf.float32) for shape in self.input_shapes()]
         return tf.function(forward, input_signature=signature, autograph=False)
+
+    # --------------------------------------------------------------- gradients
+    def class_gradients(
+        self, inputs: Sequence[np.ndarray], layer: str | None, class_index: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """d(class score)/d(target) with the target's value, the logits and the classes.
+
+        The target is the named layer's output, or the (first) model input when ``layer`` is
+        None.  The score is the pre-softmax logit of ``class_index`` per sample (-1 means that
+        sample's top class).  One forward and one backward pass.
+        """
+        key = ("gradients", layer)
+        with self._lock:
+            function = self._functions.get(key)
+            if function is None:
+                function = self._compile_gradients(layer)
+                self._functions[key] = function
+        tensors = [keras.ops.convert_to_tensor(x) for x in inputs]
+        classes = keras.ops.convert_to_tensor(np.asarray(class_index, dtype=np.int32))
+        value, grad, logits, chosen = function(classes, *tensors)
+        return (
+            np.asarray(value), np.asarray(grad), np.asarray(logits), np.asarray(chosen),
+        )
+
+    def logits(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        """Pre-softmax class scores, (N, classes)."""
+        return self.activations(inputs, [LOGITS])[LOGITS]
+
+    def _compile_gradients(self, layer: str | None) -> Callable[..., Any]:
+        import tensorflow as tf
+
+        model = self.model
+        logits_layer = _output_layer(model)
+
+        def gradients(class_index: Any, *inputs: Any) -> tuple[Any, Any, Any, Any]:
+            with tf.GradientTape() as tape:
+                tape.watch(inputs[0])
+                recorded: dict[str, Any] = {}
+                _run_recording(model, list(inputs), "", recorded, logits_layer)
+                logits = recorded[LOGITS]
+                target = inputs[0] if layer is None else recorded[layer]
+                top = tf.argmax(logits, axis=-1, output_type=tf.int32)
+                chosen = tf.where(class_index < 0, top, class_index)
+                # Samples are independent in inference mode, so the gradient of the sum is
+                # each sample's own gradient.
+                score = tf.reduce_sum(tf.gather(logits, chosen, batch_dims=1))
+            grad = tape.gradient(score, target)
+            if grad is None:
+                grad = tf.zeros_like(target)
+            return target, grad, logits, chosen
+
+        signature = [tf.TensorSpec((None,), tf.int32)] + [
+            tf.TensorSpec(shape, tf.float32) for shape in self.input_shapes()
+        ]
+        return tf.function(gradients, input_signature=signature, autograph=False)
 
     # ----------------------------------------------------------------- weights
     def layer_weights(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -187,13 +280,20 @@ class KerasAdapter:
         )
 
 
-def _run_recording(model: Any, inputs: list[Any], prefix: str, recorded: dict[str, Any]) -> Any:
-    """Run ``model`` on ``inputs`` in inference mode, recording every layer's output."""
+def _run_recording(
+    model: Any, inputs: list[Any], prefix: str, recorded: dict[str, Any],
+    logits_layer: Any = None,
+) -> Any:
+    """Run ``model`` on ``inputs`` in inference mode, recording every layer's output.
+
+    When ``logits_layer`` is given, the pre-softmax output of that (final) layer is also
+    recorded under ``LOGITS``.
+    """
     graph = _graph_of(model)
     if graph is None:  # a Sequential without a graph: its layers form a chain
         x = inputs[0]
         for layer in model.layers:
-            x = _call_layer(layer, (x,), {}, prefix, recorded)
+            x = _call_layer(layer, (x,), {}, prefix, recorded, logits_layer)
         return x
 
     input_ids = [id(t) for t in graph.inputs]
@@ -204,7 +304,7 @@ def _run_recording(model: Any, inputs: list[Any], prefix: str, recorded: dict[st
 
     def operation_fn(operation: Any) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
-            return _call_layer(operation, args, kwargs, prefix, recorded)
+            return _call_layer(operation, args, kwargs, prefix, recorded, logits_layer)
 
         return call
 
@@ -213,16 +313,18 @@ def _run_recording(model: Any, inputs: list[Any], prefix: str, recorded: dict[st
 
 def _call_layer(
     layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any], prefix: str,
-    recorded: dict[str, Any],
+    recorded: dict[str, Any], logits_layer: Any = None,
 ) -> Any:
     name = prefix + layer.name
     if _is_nested_model(layer):
         nested_inputs = keras.tree.flatten(args)
-        output = _run_recording(layer, nested_inputs, name + _SEP, recorded)
+        output = _run_recording(layer, nested_inputs, name + _SEP, recorded, logits_layer)
     else:
         if getattr(layer, "_call_has_training_arg", False):
             kwargs = {**kwargs, "training": False}
         output = layer(*args, **kwargs)
+        if layer is logits_layer:
+            recorded[LOGITS] = _pre_softmax(layer, args, kwargs, output)
     # A shared layer called twice keeps its first output, as ``layer.output`` does.
     recorded.setdefault(name, output)
     return output
