@@ -10,6 +10,7 @@ cache shared by all layers.
 
 from __future__ import annotations
 
+import base64
 import logging
 import pathlib
 import threading
@@ -270,6 +271,23 @@ class LayerExplorer(anywidget.AnyWidget):
         """The activation the panel draws, for one sample (cached, no batch axis)."""
         name = self.layer_info(layer).name
         return self._sample_activations(self.sample if sample is None else sample)[name][0]
+
+    def __repr__(self) -> str:
+        # The default widget repr lists every trait, thumbnails and PNG bytes included.
+        return (
+            f"LayerExplorer(model={self.model_name!r}, layers={len(self.layers)}, "
+            f"samples={self.n_samples}, layer={self.layer!r}, view={self.view!r})"
+        )
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        # Static viewers (GitHub, nbviewer without widget state) show the last image.
+        bundle = super()._repr_mimebundle_(**kwargs)
+        png = self.snapshot.get("png")
+        if bundle is not None and png:
+            data, metadata = bundle
+            data = {**data, "image/png": base64.b64encode(png).decode("ascii")}
+            return data, metadata
+        return bundle
 
     def close(self) -> None:
         mailbox = getattr(self, "_mailbox", None)  # absent when __init__ raised early

@@ -197,3 +197,45 @@ def test_layer_weights_channels_last(keras, seq_with_input):
     assert dense_kernel.shape == (11 * 11 * 16, 10)
     with pytest.raises(ValueError, match="no weights"):
         layer_weights(seq_with_input, "pool_a")
+
+
+def test_layer_names_tensorflow_refuses_still_work(keras, digits_like):
+    # Keras accepts any layer name; TensorFlow's graph scopes refuse "<" and spaces, so
+    # the compiled pass cannot trace this model and the adapter runs it eagerly instead.
+    name = "<img src=x onerror=alert(1)>"
+    x = keras.Input((28, 28, 1))
+    conv = keras.layers.Conv2D(4, 3, name="conv")(x)
+    odd = keras.layers.Activation("relu", name=name)(conv)
+    out = keras.layers.Dense(3)(keras.layers.Flatten()(odd))
+    model = keras.Model(x, out)
+    got = activations(model, digits_like, [name, "conv"])
+    conv_ref = keras.Model(model.inputs, conv).predict(digits_like, verbose=0)
+    np.testing.assert_allclose(got["conv"], conv_ref, atol=ATOL)
+    np.testing.assert_allclose(got[name], np.maximum(conv_ref, 0), atol=ATOL)
+
+
+def test_adapter_cache_keeps_only_a_few_models_alive(keras, digits_like):
+    import gc
+    import weakref
+
+    from cnnviz_widget.adapters import RECENT_ADAPTERS
+
+    def used_model():
+        model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(2, 3, name="c")])
+        activations(model, digits_like, "c")
+        return weakref.ref(model)
+
+    refs = [used_model() for _ in range(RECENT_ADAPTERS + 2)]
+    gc.collect()
+    assert refs[0]() is None and refs[1]() is None  # older models are freed
+
+
+def test_transposed_conv_kernel_is_in_out_ordered(keras):
+    model = keras.Sequential(
+        [keras.Input((8, 8, 3)), keras.layers.Conv2DTranspose(5, 3, name="up")]
+    )
+    kernel, bias = layer_weights(model, "up")
+    assert kernel.shape == (3, 3, 3, 5)  # (kh, kw, in, out), as for every conv
+    stored = model.get_layer("up").kernel.numpy()  # Keras keeps (kh, kw, out, in)
+    np.testing.assert_array_equal(kernel, stored.transpose(0, 1, 3, 2))
+    assert bias.shape == (5,)

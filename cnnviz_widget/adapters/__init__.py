@@ -5,14 +5,19 @@ from __future__ import annotations
 import sys
 import threading
 import weakref
+from collections import OrderedDict
 from typing import Any
 
 from .base import Adapter
 
-_adapters: weakref.WeakKeyDictionary[Any, Adapter] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
 SUPPORTED = "a Keras 3 model (keras.Model / keras.Sequential)"
+
+#: Adapters of the most recently used models, so repeated calls reuse compiled functions.
+#: Compiled TensorFlow functions end up referring to their model, so this cache holds at most
+#: a few models alive; a LayerExplorer keeps its own adapter for as long as it lives.
+RECENT_ADAPTERS = 4
+_recent: OrderedDict[int, tuple[weakref.ref[Any], Adapter]] = OrderedDict()
+_lock = threading.Lock()
 
 
 def _is_keras_model(model: Any) -> bool:
@@ -26,16 +31,14 @@ def _is_keras_model(model: Any) -> bool:
 
 
 def adapter_for(model: Any) -> Adapter:
-    """The (cached) adapter of ``model``; ``TypeError`` for unsupported objects."""
+    """The adapter of ``model`` (cached for recent models); ``TypeError`` if unsupported."""
     if getattr(model, "is_cnnviz_adapter", False):
         return model
     with _lock:
-        try:
-            cached = _adapters.get(model)
-        except TypeError:  # not weak-referenceable: not a model of ours either
-            cached = None
-        if cached is not None:
-            return cached
+        entry = _recent.get(id(model))
+        if entry is not None and entry[0]() is model:
+            _recent.move_to_end(id(model))
+            return entry[1]
         if _is_keras_model(model):
             from .keras import KerasAdapter
 
@@ -45,5 +48,7 @@ def adapter_for(model: Any) -> Adapter:
                 f"cnnviz_widget cannot read a {type(model).__module__}.{type(model).__name__}: "
                 f"it supports {SUPPORTED}."
             )
-        _adapters[model] = adapter
+        _recent[id(model)] = (weakref.ref(model), adapter)
+        while len(_recent) > RECENT_ADAPTERS:
+            _recent.popitem(last=False)
         return adapter

@@ -13,6 +13,7 @@ does not need.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -92,11 +93,19 @@ class KerasAdapter:
     is_cnnviz_adapter = True
 
     def __init__(self, model: Any) -> None:
-        self.model = model
+        # Weak, so that the adapter cache (keyed weakly by model) does not keep models alive.
+        self._model_ref = weakref.ref(model)
         self._lock = threading.RLock()
         self._layers: list[LayerInfo] | None = None
         self._objects: dict[str, Any] = {}
         self._functions: dict[Any, Callable[..., Any]] = {}
+
+    @property
+    def model(self) -> Any:
+        model = self._model_ref()
+        if model is None:
+            raise ReferenceError("The model of this adapter no longer exists.")
+        return model
 
     # ----------------------------------------------------------------- inputs
     def input_shapes(self) -> list[tuple[int | None, ...]]:
@@ -207,7 +216,7 @@ class KerasAdapter:
         import tensorflow as tf
 
         signature = [tf.TensorSpec(shape, tf.float32) for shape in self.input_shapes()]
-        return tf.function(forward, input_signature=signature, autograph=False)
+        return _compiled_or_eager(forward, signature)
 
     # --------------------------------------------------------------- gradients
     def class_gradients(
@@ -239,14 +248,14 @@ class KerasAdapter:
     def _compile_gradients(self, layer: str | None) -> Callable[..., Any]:
         import tensorflow as tf
 
-        model = self.model
-        logits_layer = _output_layer(model)
+        model_ref = self._model_ref
+        logits_layer = _output_layer(self.model)
 
         def gradients(class_index: Any, *inputs: Any) -> tuple[Any, Any, Any, Any]:
             with tf.GradientTape() as tape:
                 tape.watch(inputs[0])
                 recorded: dict[str, Any] = {}
-                _run_recording(model, list(inputs), "", recorded, logits_layer)
+                _run_recording(model_ref(), list(inputs), "", recorded, logits_layer)
                 logits = recorded[LOGITS]
                 target = inputs[0] if layer is None else recorded[layer]
                 top = tf.argmax(logits, axis=-1, output_type=tf.int32)
@@ -262,7 +271,7 @@ class KerasAdapter:
         signature = [tf.TensorSpec((None,), tf.int32)] + [
             tf.TensorSpec(shape, tf.float32) for shape in self.input_shapes()
         ]
-        return tf.function(gradients, input_signature=signature, autograph=False)
+        return _compiled_or_eager(gradients, signature)
 
     # ----------------------------------------------------------------- weights
     def layer_weights(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -274,10 +283,38 @@ class KerasAdapter:
         if kernel is None or info.kind == "model":
             raise ValueError(f"The layer {info.name!r} ({info.type}) has no weights to show.")
         bias = getattr(layer, "bias", None)
+        values = np.array(keras.ops.convert_to_numpy(kernel))
+        if "Transpose" in type(layer).__name__:
+            # Keras stores transposed-conv kernels as (..., out, in); the contract is (..., in, out).
+            values = np.swapaxes(values, -1, -2)
         return (
-            np.array(keras.ops.convert_to_numpy(kernel)),
+            values,
             None if bias is None else np.array(keras.ops.convert_to_numpy(bias)),
         )
+
+
+def _compiled_or_eager(function: Callable[..., Any], signature: list[Any]) -> Callable[..., Any]:
+    """``function`` compiled with tf.function, run eagerly if the model cannot be traced.
+
+    Keras accepts layer names that TensorFlow refuses as graph scope names (any name with a
+    space or "<", say); such a model still runs eagerly, as it does in ``model(x)``.
+    """
+    import tensorflow as tf
+
+    compiled = tf.function(function, input_signature=signature, autograph=False)
+    state = {"eager": False}
+
+    def call(*args: Any) -> Any:
+        if not state["eager"]:
+            try:
+                return compiled(*args)
+            except ValueError as error:
+                if "scope name" not in str(error):
+                    raise
+                state["eager"] = True
+        return function(*args)
+
+    return call
 
 
 def _run_recording(

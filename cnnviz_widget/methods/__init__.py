@@ -1,0 +1,143 @@
+"""Methods: framework-free maths on top of adapter calls.
+
+This module is the plumbing every method shares: turning what the user passed into model
+inputs, choosing the class each sample is explained for, resizing and min-max scaling maps,
+and stopping a long computation when a newer request supersedes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, cast
+
+import numpy as np
+from PIL import Image
+
+from .._inputs import Preprocess, model_inputs
+from .._layers import LayerInfo
+from ..adapters import adapter_for
+from ..adapters.base import Adapter
+
+ShouldStop = Callable[[], bool]
+
+
+class Cancelled(Exception):
+    """A long computation stopped early because ``should_stop()`` returned True."""
+
+
+class GradientAdapter(Adapter, Protocol):
+    """The adapter calls the methods use besides the base protocol's."""
+
+    def class_gradients(
+        self, inputs: Sequence[np.ndarray], layer: str | None, class_index: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
+
+    def logits(self, inputs: Sequence[np.ndarray]) -> np.ndarray: ...
+
+
+def prepare(
+    model: Any, images: Any, preprocess: Preprocess | None
+) -> tuple[GradientAdapter, list[np.ndarray]]:
+    """The model's adapter and ``images`` validated as float32 model inputs."""
+    from ..api import _prebuild_inputs  # a late import: the public API imports the methods
+
+    adapter = adapter_for(model)
+    adapter.ensure_built(_prebuild_inputs(images, preprocess))
+    return cast(GradientAdapter, adapter), model_inputs(images, adapter.input_shapes(), preprocess)
+
+
+def image_size(inputs: Sequence[np.ndarray]) -> tuple[int, int]:
+    """``(H, W)`` of the first model input, which must be a batch of images."""
+    if inputs[0].ndim != 4:
+        raise ValueError(
+            "Explaining a prediction as a map needs image inputs shaped (N, H, W, C); the "
+            f"model's first input is shaped {inputs[0].shape}."
+        )
+    return int(inputs[0].shape[1]), int(inputs[0].shape[2])
+
+
+def class_count(layers: Sequence[LayerInfo]) -> int | None:
+    """Number of classes, from the last top-level layer when its output is ``(N, classes)``."""
+    top = [info for info in layers if info.parent is None]
+    shape = top[-1].output_shape if top else None
+    return shape[-1] if shape is not None and len(shape) == 2 else None
+
+
+def class_request(class_index: Any, n_samples: int, n_classes: int | None) -> np.ndarray:
+    """The class to explain per sample as int32, -1 meaning that sample's top class.
+
+    ``None`` means each sample's top class, an int applies to all samples, a sequence gives
+    one per sample.
+    """
+    if class_index is None:
+        return np.full(n_samples, -1, dtype=np.int32)
+    request = np.asarray(class_index)
+    if request.dtype == np.bool_ or not np.issubdtype(request.dtype, np.integer):
+        raise TypeError(
+            f"class_index must be None, an int or a sequence of ints, got {class_index!r}."
+        )
+    if request.ndim == 0:
+        request = np.full(n_samples, int(request))
+    elif request.shape != (n_samples,):
+        raise ValueError(
+            f"class_index gives {request.size} classes for {n_samples} samples: pass one int "
+            "for all samples, or one per sample."
+        )
+    check_classes(request, n_classes)
+    return request.astype(np.int32)
+
+
+def check_classes(classes: np.ndarray, n_classes: int | None) -> None:
+    bad = classes[(classes < 0) | (classes >= (n_classes or np.iinfo(np.int32).max))]
+    if bad.size:
+        known = f"0 to {n_classes - 1}" if n_classes else "0 or more"
+        raise ValueError(
+            f"class_index {int(bad[0])} is out of range: the model has classes {known}."
+        )
+
+
+def top_classes(logits: np.ndarray, request: np.ndarray) -> np.ndarray:
+    """Resolve -1 in ``request`` to each sample's top class (the first one on a tie)."""
+    return np.where(request < 0, np.argmax(logits, axis=-1), request).astype(np.int32)
+
+
+def softmax(scores: np.ndarray, axis: int = -1) -> np.ndarray:
+    shifted = np.exp(scores - np.max(scores, axis=axis, keepdims=True))
+    return shifted / shifted.sum(axis=axis, keepdims=True)
+
+
+def resize_maps(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of ``(M, h, w)`` maps to ``(M, *size)``, float32.
+
+    Pillow's BILINEAR on mode "F" images samples at half-pixel centres and clamps at the edges,
+    which is ``cv2.resize(INTER_LINEAR)`` (pytorch-grad-cam's resize) to float32 round-off when
+    enlarging; when shrinking it filters over the covered pixels instead of aliasing.
+    (``scipy.ndimage.zoom(order=1)``, tf-keras-vis's resize, aligns the corner pixels instead.)
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.shape[1:] == tuple(size):
+        return maps.copy()
+    height, width = size
+    resized = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(m)).resize(
+                (width, height), Image.Resampling.BILINEAR
+            )
+        )
+        for m in maps
+    ]
+    return np.stack(resized).astype(np.float32, copy=False)
+
+
+def min_max(maps: np.ndarray) -> np.ndarray:
+    """Scale each sample (axis 0) to [0, 1]; a constant sample becomes zeros, never NaN.
+
+    "Constant" allows a few float32 steps of spread, which resizing a constant map leaves.
+    """
+    axes = tuple(range(1, maps.ndim))
+    low = maps.min(axis=axes, keepdims=True)
+    high = maps.max(axis=axes, keepdims=True)
+    span = high - low
+    flat = span <= 8 * np.finfo(np.float32).eps * np.maximum(np.abs(low), np.abs(high))
+    scaled = (maps - low) / np.where(flat, 1, span)
+    return np.where(flat, 0, scaled).astype(np.float32)

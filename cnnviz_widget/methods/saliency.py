@@ -1,0 +1,87 @@
+"""Saliency maps: how strongly each input pixel moves the class score, and SmoothGrad."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .._inputs import Preprocess
+from . import GradientAdapter, class_count, class_request, image_size, min_max, prepare, top_classes
+
+#: Input elements per gradient call when SmoothGrad batches its noisy copies (16 MiB float32).
+_CHUNK_ELEMENTS = 2**22
+
+
+def saliency(
+    model: Any,
+    images: Any,
+    class_index: int | Sequence[int] | None = None,
+    *,
+    smooth_samples: int = 0,
+    noise: float = 0.2,
+    seed: int = 0,
+    preprocess: Preprocess | None = None,
+) -> np.ndarray:
+    """Max over channels of |d(class score)/d(input)|, scaled to [0, 1] per sample.
+
+    Parameters
+    ----------
+    model : keras.Model
+    images : array_like or list of array_like
+        Shaped like the model's input, with or without the batch axis; the map is of the
+        (first) input.
+    class_index : int or sequence of int, optional
+        Each sample's top class by default, an int for all samples, or one per sample.  The
+        score is the pre-softmax logit.
+    smooth_samples : int
+        SmoothGrad when positive: |gradient| averaged over this many copies of each image with
+        Gaussian noise of sigma ``noise * (max - min)`` of that image (the class stays the one
+        chosen on the clean image).
+    noise : float
+    seed : int
+        Seeds ``numpy.random.RandomState``, whose stream NumPy keeps unchanged across
+        versions; it is the stream tf-keras-vis draws from, so ``np.random.seed(seed)`` there
+        makes the same noisy copies.
+    preprocess : callable, optional
+        Maps ``images`` to model input; the gradient is with respect to the model input.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, H, W)`` float32 in [0, 1]; a sample whose gradient is constant gives zeros.
+    """
+    adapter, inputs = prepare(model, images, preprocess)
+    image_size(inputs)
+    request = class_request(class_index, len(inputs[0]), class_count(adapter.list_layers()))
+    if smooth_samples > 0:
+        if (request < 0).any():
+            request = top_classes(adapter.logits(inputs), request)
+        magnitude = _smooth_gradients(adapter, inputs, request, smooth_samples, noise, seed)
+    else:
+        magnitude = np.abs(adapter.class_gradients(inputs, None, request)[1])
+    return min_max(magnitude.max(axis=-1))
+
+
+def _smooth_gradients(
+    adapter: GradientAdapter, inputs: list[np.ndarray], classes: np.ndarray,
+    samples: int, noise: float, seed: int,
+) -> np.ndarray:
+    """Mean |d score / d input| over ``samples`` noisy copies of every sample, one gradient
+    call per chunk of copies (copy-major order, as tf-keras-vis draws its noise)."""
+    x = inputs[0]
+    n_samples = len(x)
+    axes = tuple(range(1, x.ndim))
+    sigma = np.float32(noise) * (x.max(axis=axes, keepdims=True) - x.min(axis=axes, keepdims=True))
+    rng = np.random.RandomState(seed)
+    total = np.zeros(x.shape, dtype=np.float64)
+    copies = samples * n_samples
+    per_call = max(1, _CHUNK_ELEMENTS // x[0].size)
+    for start in range(0, copies, per_call):
+        which = np.arange(start, min(copies, start + per_call)) % n_samples
+        drawn = rng.standard_normal((len(which), *x.shape[1:])) * sigma[which]
+        batch = [x[which] + drawn.astype(np.float32)] + [other[which] for other in inputs[1:]]
+        gradients = adapter.class_gradients(batch, None, classes[which])[1]
+        np.add.at(total, which, np.abs(gradients))
+    return total / samples
