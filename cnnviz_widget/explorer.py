@@ -27,8 +27,9 @@ import traitlets
 from . import _protocol as protocol
 from ._inputs import Preprocess, display_images, model_inputs
 from ._layers import LayerInfo, resolve_layer
+from ._views import OPTIONS, RENDERERS, Request, ViewResult
 from .adapters import adapter_for
-from .render import Picture, feature_map_picture, thumbnail_png
+from .render import thumbnail_png
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 _log = logging.getLogger(__name__)
@@ -39,23 +40,12 @@ if not (_STATIC / "widget.js").exists():
         "source checkout."
     )
 
-#: Views this version draws, in tab order (DESIGN.md lists all five; more land with them).
-AVAILABLE_VIEWS: tuple[str, ...] = ("activations",)
+#: Views this version draws, in tab order (DESIGN.md lists five; filters land later).
+AVAILABLE_VIEWS: tuple[str, ...] = ("activations", "weights", "gradcam", "saliency")
+CAM_METHODS = ("gradcam", "gradcam++", "layercam", "scorecam")
 LANGUAGES = ("en", "ko")
 #: At most this many thumbnails are sent to the browser.
 MAX_THUMBNAILS = 64
-
-
-@dataclass(frozen=True)
-class Request:
-    id: int
-    layer: str
-    view: str
-    sample: int
-
-    def message(self, kind: str) -> dict[str, Any]:
-        return {"type": kind, "id": self.id, "layer": self.layer, "view": self.view,
-                "sample": self.sample}
 
 
 class _Mailbox:
@@ -163,6 +153,17 @@ class LayerExplorer(anywidget.AnyWidget):
     sample = traitlets.Int(0).tag(sync=True)
     lang = traitlets.Unicode("en").tag(sync=True)
     model_name = traitlets.Unicode("").tag(sync=True)
+    class_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    #: The class explained by Grad-CAM and saliency; -1 is each sample's top prediction.
+    class_index = traitlets.Int(-1).tag(sync=True)
+    cam_method = traitlets.Unicode("gradcam").tag(sync=True)
+    #: SmoothGrad instead of plain input gradients in the saliency view.
+    smooth = traitlets.Bool(False).tag(sync=True)
+    #: Input channel of the kernels drawn in the weights view, and RGB drawing of first layers.
+    in_channel = traitlets.Int(0).tag(sync=True)
+    rgb = traitlets.Bool(False).tag(sync=True)
+    #: The filter/channel opened in the linked view (-1: none).
+    channel = traitlets.Int(-1).tag(sync=True)
     snapshot = traitlets.Dict().tag(sync=True)
 
     def __init__(
@@ -181,9 +182,9 @@ class LayerExplorer(anywidget.AnyWidget):
         self._adapter = adapter_for(model)
         self._model = model
         self._preprocess = preprocess
-        self.class_names = None if class_names is None else [str(c) for c in class_names]
         self.baseline = baseline
         self._inputs: list[np.ndarray] | None = None
+        self._display = np.zeros((0, 1, 1), np.uint8)
         thumbnails: list[dict[str, Any]] = []
         if images is not None:
             from .api import _prebuild_inputs
@@ -191,14 +192,17 @@ class LayerExplorer(anywidget.AnyWidget):
             self._adapter.ensure_built(_prebuild_inputs(images, preprocess))
             shapes = self._adapter.input_shapes()
             self._inputs = model_inputs(images, shapes, preprocess)  # ValueError on bad shapes
-            shown = display_images(images, len(shapes), len(shapes[0]) - 1)
+            self._display = display_images(images, len(shapes), len(shapes[0]) - 1)
             thumbnails = [
                 {"thumbnail": thumbnail_png(image), "caption": f"#{i}"}
-                for i, image in enumerate(shown[:MAX_THUMBNAILS])
+                for i, image in enumerate(self._display[:MAX_THUMBNAILS])
             ]
         self._infos = self._adapter.list_layers()
         self._activations = _LRU(cache_bytes, lambda acts: sum(a.nbytes for a in acts.values()))
-        self._pictures = _LRU(64 * 2**20, lambda p: len(p.png))
+        self._results = _LRU(64 * 2**20, lambda result: result.nbytes)
+        from .methods.gradcam import CamCache
+
+        self._cams = CamCache()
         self._pass_lock = threading.Lock()
         self._mailbox = _Mailbox()
         self._worker: threading.Thread | None = None
@@ -212,11 +216,15 @@ class LayerExplorer(anywidget.AnyWidget):
             samples=thumbnails,
             views=list(AVAILABLE_VIEWS),
             model_name=str(getattr(model, "name", type(model).__name__)),
+            class_names=[] if class_names is None else [str(c) for c in class_names],
         )
         self.lang = lang
         self.view = view
         self.layer = first
-        self.observe(self._on_selection, names=["layer", "view", "sample"])
+        self.observe(
+            self._on_selection,
+            names=["layer", "view", "sample", *{o for opts in OPTIONS.values() for o in opts}],
+        )
         self.on_msg(self._on_message)
         # The first picture is drawn here, on the caller's thread, so it is in the widget's
         # state (saved notebooks, exported HTML) from the start.
@@ -245,6 +253,22 @@ class LayerExplorer(anywidget.AnyWidget):
         n = self.n_samples
         if n and not 0 <= value < n:
             raise ValueError(f"sample must be between 0 and {n - 1}, got {value}.")
+        return value
+
+    @traitlets.validate("cam_method")
+    def _valid_cam_method(self, proposal: Any) -> str:
+        if proposal["value"] not in CAM_METHODS:
+            raise ValueError(
+                f"cam_method must be one of {', '.join(CAM_METHODS)}, got {proposal['value']!r}."
+            )
+        return str(proposal["value"])
+
+    @traitlets.validate("class_index")
+    def _valid_class_index(self, proposal: Any) -> int:
+        value = int(proposal["value"])
+        if value < -1 or (self.class_names and value >= len(self.class_names)):
+            top = len(self.class_names) - 1 if self.class_names else "the number of classes"
+            raise ValueError(f"class_index must be -1 (top class) or 0..{top}, got {value}.")
         return value
 
     @traitlets.validate("lang")
@@ -304,11 +328,20 @@ class LayerExplorer(anywidget.AnyWidget):
         return self._infos[0].name if self._infos else ""
 
     def _new_request(self) -> Request:
+        options = tuple((name, getattr(self, name)) for name in OPTIONS.get(self.view, ()))
         with self._id_lock:
             self._latest += 1
-            return Request(self._latest, self.layer, self.view, self.sample)
+            return Request(self._latest, self.layer, self.view, self.sample, options)
 
     def _on_selection(self, change: Any) -> None:
+        if change["name"] == "layer":
+            # The linked view and the input channel belong to the layer they were chosen on.
+            with self.hold_trait_notifications():
+                self.channel, self.in_channel = -1, 0
+        elif change["name"] not in ("view", "sample") and change["name"] not in OPTIONS.get(
+            self.view, ()
+        ):
+            return  # an option of another tab: nothing on screen changes
         self._submit()
 
     def _on_message(self, widget: Any, content: Any, buffers: Any) -> None:
@@ -336,35 +369,51 @@ class LayerExplorer(anywidget.AnyWidget):
     def _serve(self, request: Request, *, send: bool = True) -> None:
         """Compute one request and deliver it; errors become an error message."""
         try:
-            picture = self._picture(request)
+            result = self._result(request)
         except Exception as error:  # noqa: BLE001 - any failure must reach the panel, not kill the worker
+            if self._is_stale(request):
+                return  # cancelled (Score-CAM stops early) or superseded
             self.last_error = error
             _log.debug("request %s failed:\n%s", request, traceback.format_exc())
-            if send and not self._is_stale(request):
-                self.send({**request.message(protocol.ERROR), "message": _describe(error)})
-            elif not send:
-                self.snapshot = {**request.message(protocol.ERROR), "message": _describe(error)}
+            message = {**request.message(protocol.ERROR), "message": _describe(error)}
+            if send:
+                self.send(message)
+            self.snapshot = message
             return
         if self._is_stale(request):
             return
+        pictures = [{"role": role, **picture.meta} for role, picture in result.pictures]
+        pngs = [picture.png for _, picture in result.pictures]
         content = {
-            **request.message(protocol.RESULT), "final": True, "image": picture.meta,
-            "caption": picture.caption, "warnings": picture.warnings,
+            **request.message(protocol.RESULT), "final": True, "image": pictures[0],
+            "images": pictures, "caption": result.caption, "warnings": result.warnings,
+            "data": result.data,
         }
         if send:
-            self.send(content, buffers=[picture.png])
-        self.snapshot = {**content, "png": picture.png}
+            self.send(content, buffers=pngs)
+        self.snapshot = {**content, "png": pngs[0], "pngs": pngs}
 
-    def _picture(self, request: Request) -> Picture:
-        key = (request.layer, request.view, request.sample)
-        picture = self._pictures.get(key)
-        if picture is None:
-            if request.view != "activations":
-                raise ValueError(f"The {request.view!r} view is not available yet.")
-            activation = self._sample_activations(request.sample)[request.layer][0]
-            picture = feature_map_picture(activation)
-            self._pictures.put(key, picture)
-        return picture
+    def _result(self, request: Request) -> ViewResult:
+        result = self._results.get(request.key)
+        if result is None:
+            result = RENDERERS[request.view](self, request)
+            self._results.put(request.key, result)
+        return result
+
+    def _sample_inputs(self, sample: int) -> list[np.ndarray]:
+        if self._inputs is None:
+            raise ValueError(
+                "No images to explain: pass them as LayerExplorer(model, images)."
+            )
+        return [x[sample : sample + 1] for x in self._inputs]
+
+    def _class_name(self, index: int) -> str:
+        return self.class_names[index] if 0 <= index < len(self.class_names) else str(index)
+
+    def _baseline_model(self) -> Any:
+        from .methods.weights import resolve_baseline
+
+        return resolve_baseline(self._model, self.baseline)
 
     def _sample_activations(self, sample: int) -> dict[str, np.ndarray]:
         """Every layer's output for one sample, from one forward pass, cached."""
@@ -375,8 +424,9 @@ class LayerExplorer(anywidget.AnyWidget):
         with self._pass_lock:  # two requests for one sample must not run two passes
             cached = self._activations.get(sample)
             if cached is None:
-                one = [x[sample: sample + 1] for x in self._inputs]
-                cached = self._adapter.activations(one, [info.name for info in self._infos])
+                cached = self._adapter.activations(
+                    self._sample_inputs(sample), [info.name for info in self._infos]
+                )
                 self._activations.put(sample, cached)
             return cached
 
