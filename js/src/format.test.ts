@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import { formatParams, formatShape } from "./format";
+import { t, toLang, viewLabel } from "./i18n";
+import { fitWidth, MAX_UPSCALE } from "./panel";
+
+describe("formatShape", () => {
+  it("drops the batch axis and joins with ×", () => {
+    expect(formatShape([null, 26, 26, 32])).toBe("26 × 26 × 32");
+    expect(formatShape([null, 10])).toBe("10");
+  });
+
+  it("marks unknown sizes and missing shapes", () => {
+    expect(formatShape([null, null, null, 3])).toBe("? × ? × 3");
+    expect(formatShape(null)).toBe("—");
+    expect(formatShape([null])).toBe("—");
+  });
+});
+
+describe("formatParams", () => {
+  it("groups thousands", () => {
+    expect(formatParams(0)).toBe("0");
+    expect(formatParams(320)).toBe("320");
+    expect(formatParams(14714688)).toBe("14,714,688");
+  });
+});
+
+describe("i18n", () => {
+  it("fills placeholders in both languages", () => {
+    expect(t("en", "layerCount", { n: 12 })).toBe("12 layers");
+    expect(t("ko", "layerCount", { n: 12 })).toBe("레이어 12개");
+  });
+
+  it("labels known views and keeps unknown ones as named", () => {
+    expect(viewLabel("en", "activations")).toBe("Feature maps");
+    expect(viewLabel("ko", "activations")).toBe("특징 맵");
+    expect(viewLabel("ko", "lrp")).toBe("lrp");
+  });
+
+  it("falls back to English for an unknown language", () => {
+    expect(toLang("ko")).toBe("ko");
+    expect(toLang("fr")).toBe("en");
+  });
+});
+
+describe("fitWidth", () => {
+  it("never upscales past the zoom limit", () => {
+    expect(fitWidth(28, 1000)).toBe(28 * MAX_UPSCALE);
+  });
+
+  it("zooms by whole numbers when it enlarges a lot", () => {
+    expect(fitWidth(100, 350)).toBe(300);
+  });
+
+  it("fills the box between 1x and 2x and shrinks what does not fit", () => {
+    expect(fitWidth(200, 300)).toBe(300);
+    expect(fitWidth(800, 400)).toBe(400);
+  });
+});

@@ -1,0 +1,154 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { FakeModel, imageMeta, layer, mountOne, pngBytes, resultMessage } from "./fakeModel";
+
+const LAYERS = [layer("conv1"), layer("conv2"), layer("dense", { kind: "dense" })];
+
+function panel(root: HTMLElement): HTMLElement {
+  const found = root.querySelector<HTMLElement>("[data-panel]");
+  if (!found) throw new Error("no panel");
+  return found;
+}
+
+function pending(id: number, layerName: string): Record<string, unknown> {
+  return { type: "pending", id, layer: layerName, view: "activations", sample: 0 };
+}
+
+afterEach(() => {
+  document.body.replaceChildren();
+  vi.restoreAllMocks();
+});
+
+describe("result panel", () => {
+  it("goes from loading to ready when the matching result arrives", async () => {
+    const model = new FakeModel({ layers: LAYERS, layer: "conv1" });
+    const { root } = await mountOne(model);
+    const p = panel(root);
+    expect(p.dataset).toMatchObject({ layer: "conv1", view: "activations", state: "loading" });
+    expect(p.querySelector("[data-role=loading]")?.hasAttribute("hidden")).toBe(false);
+    model.emitCustom(pending(1, "conv1"));
+    expect(p.dataset.state).toBe("loading");
+    model.emitCustom(resultMessage(1, "conv1", { warnings: ["3 channels are constant"] }), [
+      pngBytes(),
+    ]);
+    expect(p.dataset.state).toBe("ready");
+    const img = p.querySelector("img");
+    expect(img?.getAttribute("src")).toMatch(/^blob:/);
+    expect(img?.dataset).toMatchObject({
+      rows: "4",
+      cols: "8",
+      tileWidth: "26",
+      tileHeight: "26",
+      gap: "1",
+    });
+    expect(p.querySelector(".cnnviz-caption")?.textContent).toContain("conv1");
+    expect(p.querySelector(".cnnviz-caption")?.textContent).toContain("32 channels, 26 × 26");
+    const warning = p.querySelector("[data-role=warning]");
+    expect(warning?.textContent).toContain("3 channels are constant");
+    expect(warning?.textContent).toContain("⚠");
+    expect(p.querySelector("[data-role=loading]")?.hasAttribute("hidden")).toBe(true);
+  });
+
+  it("ignores results for another layer and older requests", async () => {
+    const model = new FakeModel({ layers: LAYERS, layer: "conv1" });
+    const { root } = await mountOne(model);
+    const p = panel(root);
+    model.emitCustom(pending(3, "conv1"));
+    model.emitCustom(resultMessage(2, "conv2"), [pngBytes()]);
+    expect(p.dataset.state).toBe("loading");
+    model.emitCustom(resultMessage(1, "conv1"), [pngBytes()]);
+    expect(p.dataset.state).toBe("loading");
+    expect(p.querySelector("img")).toBeNull();
+    model.emitCustom({
+      type: "error",
+      id: 2,
+      layer: "conv1",
+      view: "activations",
+      sample: 0,
+      message: "old",
+    });
+    expect(p.dataset.state).toBe("loading");
+    model.emitCustom(resultMessage(3, "conv1"), [pngBytes()]);
+    expect(p.dataset.state).toBe("ready");
+  });
+
+  it("keeps the previous image, dimmed, while the next layer loads", async () => {
+    const model = new FakeModel({ layers: LAYERS, layer: "conv1" });
+    const { root } = await mountOne(model);
+    const p = panel(root);
+    model.emitCustom(resultMessage(1, "conv1"), [pngBytes()]);
+    const src = p.querySelector("img")?.getAttribute("src");
+    model.set("layer", "conv2");
+    expect(p.dataset).toMatchObject({ layer: "conv2", state: "loading" });
+    expect(p.querySelector("img")?.getAttribute("src")).toBe(src);
+    expect(p.querySelector(".cnnviz-figure")?.classList.contains("is-stale")).toBe(true);
+    // The old caption described conv1; it must not be shown under conv2's name.
+    expect(p.querySelector(".cnnviz-caption")?.textContent).not.toContain("32 channels");
+    model.emitCustom(resultMessage(2, "conv2", { caption: "conv2 maps" }), [pngBytes(2)]);
+    expect(p.querySelector(".cnnviz-figure")?.classList.contains("is-stale")).toBe(false);
+    expect(p.querySelector("img")?.getAttribute("src")).not.toBe(src);
+  });
+
+  it("shows a kernel error as text in data-role=error", async () => {
+    const model = new FakeModel({
+      layers: LAYERS,
+      layer: "dense",
+      view: "gradcam",
+      views: ["activations", "gradcam"],
+    });
+    const { root } = await mountOne(model);
+    const message = "Grad-CAM needs a spatial layer; dense has output shape (None, 10) <b>";
+    model.emitCustom({ type: "error", id: 4, layer: "dense", view: "gradcam", sample: 0, message });
+    const p = panel(root);
+    expect(p.dataset).toMatchObject({ state: "error", view: "gradcam" });
+    const error = p.querySelector("[data-role=error]");
+    expect(error?.textContent).toBe(message);
+    expect(error?.querySelector("b")).toBeNull();
+    model.emitCustom(pending(5, "dense"));
+    expect(p.dataset.state).toBe("error");
+    model.set("view", "activations");
+    expect(p.dataset.state).toBe("loading");
+    expect(p.querySelector("[data-role=error]")?.hasAttribute("hidden")).toBe(true);
+  });
+
+  it("renders the snapshot when there are no live messages, without asking the kernel", async () => {
+    const snapshot = {
+      ...resultMessage(7, "conv2", { caption: "saved maps", image: imageMeta({ rows: 2 }) }),
+      png: pngBytes(),
+    };
+    const model = new FakeModel({ layers: LAYERS, layer: "conv2", snapshot });
+    const { root } = await mountOne(model);
+    const p = panel(root);
+    expect(p.dataset.state).toBe("ready");
+    expect(p.querySelector("img")?.dataset.rows).toBe("2");
+    expect(p.textContent).toContain("saved maps");
+    expect(model.sent).toEqual([]);
+  });
+
+  it("asks the kernel to compute when neither store nor snapshot has the selection", async () => {
+    const model = new FakeModel({ layers: LAYERS, layer: "conv1" });
+    await mountOne(model);
+    expect(model.sent).toEqual([{ type: "refresh" }]);
+  });
+
+  it("marks downsampled images with their true size", async () => {
+    const model = new FakeModel({ layers: LAYERS, layer: "conv1" });
+    const { root } = await mountOne(model);
+    const image = imageMeta({ downsample: 4, true_shape: [224, 224, 64] });
+    model.emitCustom(resultMessage(1, "conv1", { image }), [pngBytes()]);
+    expect(panel(root).querySelector("img")?.title).toContain("224 × 224 × 64");
+  });
+
+  it("revokes its object URLs when an image is replaced and on cleanup", async () => {
+    const revoke = vi.spyOn(URL, "revokeObjectURL");
+    const model = new FakeModel({ layers: LAYERS, layer: "conv1" });
+    const view = await mountOne(model);
+    model.emitCustom(resultMessage(1, "conv1"), [pngBytes(1)]);
+    const first = panel(view.root).querySelector("img")?.getAttribute("src");
+    model.emitCustom(pending(2, "conv1"));
+    model.emitCustom(resultMessage(2, "conv1"), [pngBytes(2)]);
+    expect(revoke).toHaveBeenCalledWith(first);
+    const second = panel(view.root).querySelector("img")?.getAttribute("src");
+    view.cleanup();
+    expect(revoke).toHaveBeenCalledWith(second);
+  });
+});

@@ -1,0 +1,159 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import {
+  FakeModel,
+  layer,
+  mountOne,
+  mountWidget,
+  pngBytes,
+  renderInto,
+  resultMessage,
+} from "./fakeModel";
+import createWidget from "./widget";
+
+const LAYERS = [layer("conv1"), layer("conv2")];
+const SAMPLES = [
+  { thumbnail: pngBytes(1), caption: "cat" },
+  { thumbnail: new Uint8Array([137, 80, 78, 71]).buffer, caption: "" },
+];
+
+function q<T extends Element = HTMLElement>(root: ParentNode, selector: string): T {
+  const found = root.querySelector<T>(selector);
+  if (!found) throw new Error(`nothing matches ${selector}`);
+  return found;
+}
+
+afterEach(() => {
+  document.body.replaceChildren();
+  vi.restoreAllMocks();
+});
+
+describe("widget", () => {
+  it("draws the scoped root with no shadow root", async () => {
+    const model = new FakeModel({ layers: LAYERS, layer: "conv1" });
+    const { el, root } = await mountOne(model);
+    expect(el.shadowRoot).toBeNull();
+    expect(root.className).toBe("cnnviz");
+    expect(root.getAttribute("lang")).toBe("en");
+  });
+
+  it("picks samples from thumbnails and sets the sample trait", async () => {
+    const model = new FakeModel({ layers: LAYERS, layer: "conv1", samples: SAMPLES });
+    const { root } = await mountOne(model);
+    const picker = q(root, "[data-role=sample]");
+    const buttons = [...picker.querySelectorAll<HTMLButtonElement>("button")];
+    expect(buttons).toHaveLength(2);
+    expect(buttons.map((b) => b.getAttribute("aria-pressed"))).toEqual(["true", "false"]);
+    expect(buttons[0]?.title).toBe("cat");
+    expect(buttons[1]?.title).toBe("Sample 2");
+    expect(picker.querySelectorAll("img")).toHaveLength(2);
+    expect(picker.querySelector("img")?.getAttribute("src")).toMatch(/^blob:/);
+    buttons[1]?.click();
+    expect(model.get("sample")).toBe(1);
+    expect(model.saved.at(-1)?.sample).toBe(1);
+    expect(buttons.map((b) => b.getAttribute("aria-pressed"))).toEqual(["false", "true"]);
+  });
+
+  it("draws tabs from the views trait and switches view on click", async () => {
+    const model = new FakeModel({
+      layers: LAYERS,
+      layer: "conv1",
+      views: ["activations", "weights"],
+    });
+    const { root } = await mountOne(model);
+    const tabs = [...q(root, "[role=tablist]").querySelectorAll<HTMLElement>("[data-view]")];
+    expect(tabs.map((t) => [t.dataset.view, t.textContent])).toEqual([
+      ["activations", "Feature maps"],
+      ["weights", "Weights"],
+    ]);
+    tabs[1]?.click();
+    expect(model.get("view")).toBe("weights");
+    expect(model.saved).toHaveLength(1);
+    expect(tabs[1]?.getAttribute("aria-selected")).toBe("true");
+    expect(q(root, "[data-panel]").dataset.view).toBe("weights");
+    model.set("views", ["activations"]);
+    expect(root.querySelectorAll("[role=tab]")).toHaveLength(1);
+  });
+
+  it("speaks Korean with lang='ko', and switches live", async () => {
+    const model = new FakeModel({ layers: LAYERS, layer: "conv1", lang: "ko", samples: SAMPLES });
+    const { root } = await mountOne(model);
+    expect(root.getAttribute("lang")).toBe("ko");
+    expect(q(root, ".cnnviz-count").textContent).toBe("레이어 2개");
+    expect(q(root, "[data-view=activations]").textContent).toBe("특징 맵");
+    expect(q(root, ".cnnviz-colhead").textContent).toContain("출력 형태");
+    expect(q(root, "[data-role=loading]").textContent).toBe("계산 중…");
+    expect(root.querySelectorAll("[data-role=sample] button")[1]?.getAttribute("title")).toBe(
+      "샘플 2",
+    );
+    model.set("lang", "en");
+    expect(q(root, "[data-view=activations]").textContent).toBe("Feature maps");
+    expect(q(root, ".cnnviz-count").textContent).toBe("2 layers");
+  });
+
+  it("keeps two views of one model in step", async () => {
+    const model = new FakeModel({ layers: LAYERS, layer: "conv1" });
+    const [a, b] = await mountWidget(model, 2);
+    if (!a || !b) throw new Error("two views expected");
+    q(b.root, "[data-layer=conv2]").click();
+    for (const view of [a, b]) {
+      expect(q(view.root, "[data-layer=conv2]").getAttribute("aria-selected")).toBe("true");
+      expect(q(view.root, "[data-panel]").dataset).toMatchObject({
+        layer: "conv2",
+        state: "loading",
+      });
+    }
+    model.emitCustom(resultMessage(3, "conv2"), [pngBytes()]);
+    for (const view of [a, b]) {
+      expect(q(view.root, "[data-panel]").dataset.state).toBe("ready");
+      expect(view.root.querySelector("[data-panel] img")).not.toBeNull();
+    }
+    // Element ids stay unique across views of one page.
+    const ids = [...document.querySelectorAll("[id]")].map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    a.cleanup();
+    model.emitCustom(resultMessage(4, "conv2", { caption: "again" }), [pngBytes()]);
+    expect(b.root.textContent).toContain("again");
+  });
+
+  it("sends one refresh for views rendered together", async () => {
+    const model = new FakeModel({ layers: LAYERS, layer: "conv1" });
+    await mountWidget(model, 3);
+    expect(model.sent).toEqual([{ type: "refresh" }]);
+  });
+
+  it("shows a late-opened view what is known, without a second request", async () => {
+    const model = new FakeModel({ layers: LAYERS, layer: "conv1" });
+    const widget = createWidget();
+    const signal = new AbortController().signal;
+    await widget.initialize?.({ model: model.proxy(), signal } as never);
+    model.emitCustom(resultMessage(1, "conv1"), [pngBytes()]);
+    const late = await renderInto(widget, model);
+    expect(q(late.root, "[data-panel]").dataset.state).toBe("ready");
+    expect(model.sent).toEqual([]);
+  });
+
+  it("removes its listeners on cleanup", async () => {
+    const model = new FakeModel({ layers: LAYERS, layer: "conv1" });
+    const before = model.listenerCount();
+    const widget = createWidget();
+    const signal = new AbortController().signal;
+    const stop = await widget.initialize?.({ model: model.proxy(), signal } as never);
+    const perModel = model.listenerCount() - before;
+    expect(perModel).toBe(1);
+    const view = await renderInto(widget, model);
+    view.cleanup();
+    expect(model.listenerCount()).toBe(before + perModel);
+    expect(view.root.isConnected).toBe(false);
+    if (typeof stop === "function") await stop();
+    expect(model.listenerCount()).toBe(before);
+  });
+
+  it("copes with missing or odd trait values", async () => {
+    const model = new FakeModel({ layers: undefined, samples: null, views: [] } as never);
+    const { root } = await mountOne(model);
+    expect(q(root, ".cnnviz-empty").textContent).toBe("No layers");
+    expect(q(root, "[data-role=sample]").hidden).toBe(true);
+    expect(root.querySelectorAll("[role=tab]")).toHaveLength(1);
+    expect(model.sent).toEqual([]);
+  });
+});

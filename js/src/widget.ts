@@ -1,0 +1,233 @@
+// anywidget entry: request/result state per model in `initialize`, DOM per view in `render`.
+
+import type { AnyModel, Initialize, Render } from "@anywidget/types";
+import { h, uniqueId } from "./dom";
+import { t, toLang } from "./i18n";
+import { LayerList } from "./layerList";
+import { ResultPanel } from "./panel";
+import {
+  type Lang,
+  type LayerInfo,
+  REFRESH,
+  type RefreshMessage,
+  type SampleInfo,
+  type Snapshot,
+  selectionKey,
+  type Traits,
+  VIEWS,
+} from "./protocol";
+import { SamplePicker } from "./samplePicker";
+import { messageHandler, needsRefresh, ResultStore, resolveDisplay } from "./state";
+import { ViewTabs } from "./viewTabs";
+
+/** Below this width the tree goes above the panel (JupyterLab side panel, narrow cells). */
+export const NARROW_WIDTH = 560;
+/** Side by side below this width, or stacked below TIGHT_WIDTH, the tree drops its Type column. */
+export const COMPACT_WIDTH = 820;
+export const TIGHT_WIDTH = 460;
+
+type Model = AnyModel<Traits>;
+
+/** The traits a view draws from, each checked, so a missing or odd value never throws. */
+export interface Selection {
+  layers: LayerInfo[];
+  samples: SampleInfo[];
+  layer: string;
+  view: string;
+  views: string[];
+  sample: number;
+  lang: Lang;
+  modelName: string;
+  snapshot: Snapshot | undefined;
+}
+
+function stringOr(value: unknown, fallback: string): string {
+  return typeof value === "string" ? value : fallback;
+}
+
+export function readSelection(model: Model): Selection {
+  const view = stringOr(model.get("view"), VIEWS[0]);
+  const views = model.get("views");
+  const sample = model.get("sample");
+  const snapshot = model.get("snapshot");
+  const layers = model.get("layers");
+  const samples = model.get("samples");
+  return {
+    layers: Array.isArray(layers) ? layers : [],
+    samples: Array.isArray(samples) ? samples : [],
+    layer: stringOr(model.get("layer"), ""),
+    view,
+    views: Array.isArray(views) && views.length > 0 ? views.map(String) : [view],
+    sample: typeof sample === "number" ? sample : 0,
+    lang: toLang(model.get("lang")),
+    modelName: stringOr(model.get("model_name"), ""),
+    snapshot: snapshot && typeof snapshot === "object" ? snapshot : undefined,
+  };
+}
+
+function renderView(model: Model, el: HTMLElement, store: ResultStore): () => void {
+  const controller = new AbortController();
+  const { signal } = controller;
+  const idPrefix = uniqueId("cnnviz");
+  const choose = <K extends "layer" | "view" | "sample">(key: K, value: Traits[K]): void => {
+    model.set(key, value);
+    model.save_changes();
+  };
+
+  const root = h("div", { class: "cnnviz" });
+  const title = h("span", { class: "cnnviz-title" });
+  const count = h("span", { class: "cnnviz-count" });
+  const header = h("div", { class: "cnnviz-header" });
+  header.append(title, count);
+  const layerList = new LayerList({ idPrefix, signal, onSelect: (name) => choose("layer", name) });
+  const picker = new SamplePicker({ signal, onSelect: (index) => choose("sample", index) });
+  const tabs = new ViewTabs({ idPrefix, signal, onSelect: (view) => choose("view", view) });
+  const panel = new ResultPanel(signal);
+  const main = h("div", { class: "cnnviz-main" });
+  main.append(picker.element, tabs.element, panel.element);
+  const body = h("div", { class: "cnnviz-body" });
+  body.append(layerList.element, main);
+  root.append(header, body);
+
+  const updatePanel = (): void => {
+    const s = readSelection(model);
+    const key = selectionKey(s.layer, s.view, s.sample);
+    const display = resolveDisplay(store.get(key), s.snapshot, key);
+    panel.update({ layer: s.layer, view: s.view, lang: s.lang, display });
+    const tabId = tabs.tabId(s.view);
+    if (tabId) panel.element.setAttribute("aria-labelledby", tabId);
+    else panel.element.removeAttribute("aria-labelledby");
+  };
+  const updateHeader = (): void => {
+    const s = readSelection(model);
+    root.setAttribute("lang", s.lang);
+    title.textContent = s.modelName;
+    title.hidden = s.modelName === "";
+    count.textContent = t(s.lang, "layerCount", { n: s.layers.length });
+  };
+  const onLayers = (): void => {
+    const s = readSelection(model);
+    layerList.setLayers(s.layers, s.lang);
+    layerList.setSelected(s.layer);
+    updateHeader();
+  };
+  const onSamples = (): void => {
+    const s = readSelection(model);
+    picker.setSamples(s.samples, s.lang);
+    picker.setSelected(s.sample);
+  };
+  const onViews = (): void => {
+    const s = readSelection(model);
+    tabs.setViews(s.views, s.lang);
+    tabs.setSelected(s.view);
+    updatePanel();
+  };
+  const onLayer = (): void => {
+    layerList.setSelected(readSelection(model).layer);
+    updatePanel();
+  };
+  const onSample = (): void => {
+    picker.setSelected(readSelection(model).sample);
+    updatePanel();
+  };
+  const onView = (): void => {
+    tabs.setSelected(readSelection(model).view);
+    updatePanel();
+  };
+  const onLang = (): void => {
+    onLayers();
+    onSamples();
+    onViews();
+  };
+
+  const listeners: [string, () => void][] = [
+    ["change:layers", onLayers],
+    ["change:model_name", updateHeader],
+    ["change:samples", onSamples],
+    ["change:views", onViews],
+    ["change:layer", onLayer],
+    ["change:sample", onSample],
+    ["change:view", onView],
+    ["change:lang", onLang],
+    ["change:snapshot", updatePanel],
+  ];
+  for (const [event, callback] of listeners) model.on(event, callback);
+  const unsubscribe = store.subscribe((key) => {
+    const s = readSelection(model);
+    if (key === selectionKey(s.layer, s.view, s.sample)) updatePanel();
+  });
+
+  onLang();
+  el.append(root);
+
+  const resize =
+    typeof ResizeObserver === "undefined"
+      ? null
+      : new ResizeObserver((entries) => {
+          const width = entries[entries.length - 1]?.contentRect.width ?? 0;
+          // Zero means hidden (a collapsed output): keep the last layout.
+          if (width <= 0) return;
+          root.classList.toggle("is-narrow", width < NARROW_WIDTH);
+          const sideBySideTight = width >= NARROW_WIDTH && width < COMPACT_WIDTH;
+          root.classList.toggle("is-compact", sideBySideTight || width < TIGHT_WIDTH);
+        });
+  resize?.observe(root);
+
+  // A view opened after the kernel answered (or before it ever did) asks once.
+  const s = readSelection(model);
+  const key = selectionKey(s.layer, s.view, s.sample);
+  if (s.layer !== "" && needsRefresh(store.get(key), s.snapshot, key) && store.claimRefresh(key)) {
+    const refresh: RefreshMessage = { type: REFRESH };
+    try {
+      model.send(refresh);
+    } catch {
+      // No kernel (exported HTML without a snapshot): nothing can answer anyway.
+    }
+  }
+
+  return () => {
+    controller.abort();
+    for (const [event, callback] of listeners) model.off(event, callback);
+    unsubscribe();
+    resize?.disconnect();
+    panel.destroy();
+    picker.destroy();
+    root.remove();
+  };
+}
+
+/**
+ * anywidget calls a default-exported function once per model (its loader runs
+ * `mod.default()` for each widget), so this closure is the per-model state that
+ * `initialize` and every `render` of that model share. A plain object would not
+ * do: anywidget hands each hook a different model proxy, so render could not
+ * find the store its initialize made.
+ */
+export default function createWidget(): { initialize: Initialize<Traits>; render: Render<Traits> } {
+  let store: ResultStore | null = null;
+  let detach: (() => void) | null = null;
+
+  const listen = (model: Model): ResultStore => {
+    const created = new ResultStore();
+    const handler = messageHandler(created);
+    model.on("msg:custom", handler);
+    detach = () => model.off("msg:custom", handler);
+    store = created;
+    return created;
+  };
+
+  return {
+    initialize({ model }) {
+      detach?.();
+      listen(model);
+      return () => {
+        detach?.();
+        detach = null;
+      };
+    },
+    render({ model, el }) {
+      // A host that skips initialize: the first render makes the store and listens.
+      return renderView(model, el, store ?? listen(model));
+    },
+  };
+}
