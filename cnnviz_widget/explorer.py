@@ -296,6 +296,40 @@ class LayerExplorer(anywidget.AnyWidget):
         name = self.layer_info(layer).name
         return self._sample_activations(self.sample if sample is None else sample)[name][0]
 
+    def save_html(self, path: str | pathlib.Path, *, title: str | None = None) -> pathlib.Path:
+        """Write the explorer as a standalone HTML page (no kernel, no network needed).
+
+        The page carries the feature maps of every layer for the current sample and the
+        view on screen; other views say they were not saved.
+        """
+        from ._html_export import standalone_html
+
+        target = pathlib.Path(path)
+        target.write_text(standalone_html(self, title), encoding="utf-8")
+        return target
+
+    def sidecar(self, title: str | None = None) -> Any:
+        """Show the explorer in JupyterLab's right-hand side panel (needs ``sidecar``).
+
+        Without the ``sidecar`` package it is displayed inline, with a message saying why.
+        Returns the ``Sidecar`` (close it to close the panel), or None when shown inline.
+        """
+        from IPython.display import display
+
+        try:
+            from sidecar import Sidecar
+        except ImportError:
+            print(
+                "The side panel needs the 'sidecar' package (pip install sidecar, then reload "
+                "JupyterLab); showing the explorer here instead."
+            )
+            display(self)
+            return None
+        panel = Sidecar(title=title or f"cnnviz: {self.model_name}")
+        with panel:
+            display(self)
+        return panel
+
     def __repr__(self) -> str:
         # The default widget repr lists every trait, thumbnails and PNG bytes included.
         return (

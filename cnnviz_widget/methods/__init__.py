@@ -130,14 +130,8 @@ def resize_maps(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def min_max(maps: np.ndarray) -> np.ndarray:
-    """Scale each sample (axis 0) to [0, 1]; a constant sample becomes zeros, never NaN.
-
-    "Constant" allows a few float32 steps of spread, which resizing a constant map leaves.
-    """
+    """Scale each sample (axis 0) to [0, 1]; a constant sample becomes zeros, never NaN."""
     axes = tuple(range(1, maps.ndim))
     low = maps.min(axis=axes, keepdims=True)
-    high = maps.max(axis=axes, keepdims=True)
-    span = high - low
-    flat = span <= 8 * np.finfo(np.float32).eps * np.maximum(np.abs(low), np.abs(high))
-    scaled = (maps - low) / np.where(flat, 1, span)
-    return np.where(flat, 0, scaled).astype(np.float32)
+    span = maps.max(axis=axes, keepdims=True) - low
+    return np.where(span > 0, (maps - low) / np.where(span > 0, span, 1), 0).astype(np.float32)

@@ -137,8 +137,9 @@ def _gradcam(e: _Evidence) -> np.ndarray:
 
 
 def _gradcam_plus_plus(e: _Evidence) -> np.ndarray:
-    # pytorch-grad-cam's GradCAMPlusPlus (Chattopadhyay et al. 2018, eq. 19): with the score's
-    # exponential, alpha = g^2 / (2 g^2 + sum_ij(A) g^3); zero where g is, so no 0/0.
+    # pytorch-grad-cam's GradCAMPlusPlus (Chattopadhyay et al. 2018, eq. 19 with an exp
+    # score, whose factor cancels out of alpha): alpha = g^2 / (2 g^2 + sum_ij(A) g^3 + eps),
+    # zero where g is; the weights keep positive gradients only (eq. 7's ReLU).
     g = e.gradients.astype(np.float64)
     g2 = g * g
     total = e.activations.sum(axis=(1, 2), keepdims=True, dtype=np.float64)

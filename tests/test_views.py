@@ -1,0 +1,140 @@
+"""The explorer's weights, Grad-CAM and saliency tabs, end to end in Python."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnviz_widget import LayerExplorer
+from cnnviz_widget.data import default_model
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return default_model(6)
+
+
+@pytest.fixture
+def explorer(digits):
+    model, images, names = digits
+    widget = LayerExplorer(model, images, class_names=names)
+    widget.send = lambda content, buffers=None: None  # no browser here
+    yield widget
+    widget.close()
+
+
+def _serve(explorer):
+    """Run the current selection through the same path the worker uses."""
+    explorer._serve(explorer._new_request(), send=False)
+    snapshot = explorer.snapshot
+    assert snapshot["type"] == "result", snapshot.get("message")
+    roles = [image["role"] for image in snapshot["images"]]
+    return snapshot, dict(zip(roles, snapshot["pngs"], strict=True))
+
+
+def _size(png):
+    return Image.open(io.BytesIO(png)).size
+
+
+def test_weights_tab_trained_beside_untrained(explorer, digits):
+    model = digits[0]
+    before = [w.copy() for w in model.get_weights()]
+    explorer.view = "weights"
+    snapshot, pngs = _serve(explorer)
+    assert set(pngs) == {"trained", "baseline"}
+    kernel = model.get_layer("conv2d").kernel.numpy()
+    meta = snapshot["images"][0]
+    assert (meta["rows"], meta["cols"]) == (2, 16)  # 32 filters
+    assert _size(pngs["trained"]) == _size(pngs["baseline"])
+    data = snapshot["data"]
+    histogram = data["histogram"]
+    counts, _ = np.histogram(kernel.ravel(), bins=np.asarray(histogram["edges"]))
+    assert histogram["trained"]["counts"] == counts.tolist()
+    assert histogram["trained"]["mean"] == pytest.approx(float(kernel.mean()), rel=1e-3)
+    assert histogram["baseline"] is not None
+    assert data["vmax"] >= float(np.abs(kernel).max()) - 1e-6
+    # The linked view: one filter's numbers and its feature map for this sample.
+    explorer.channel = 3
+    snapshot, pngs = _serve(explorer)
+    values = np.array(snapshot["data"]["filter"]["values"], dtype=float)
+    np.testing.assert_allclose(values, kernel[:, :, 0, 3], rtol=1e-3, atol=1e-4)
+    assert _size(pngs["feature_map"]) == (26, 26)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+
+
+def test_weights_tab_says_when_a_layer_has_none(explorer):
+    explorer.view = "weights"
+    explorer.layer = "max_pooling2d"
+    explorer._serve(explorer._new_request(), send=False)
+    assert explorer.snapshot["type"] == "error"
+    assert "no weights" in explorer.snapshot["message"]
+
+
+def test_gradcam_tab_predictions_heatmap_and_class_switch(explorer, digits):
+    model, images, names = digits
+    explorer.layer = "conv2d_1"
+    explorer.view = "gradcam"
+    snapshot, pngs = _serve(explorer)
+    assert _size(pngs["heatmap"]) == (28, 28) == _size(pngs["image"])
+    probabilities = model.predict(images[:1], verbose=0)[0]
+    expected = np.argsort(-probabilities)[:5]
+    predictions = snapshot["data"]["predictions"]
+    assert [p["index"] for p in predictions] == expected.tolist()
+    assert [p["name"] for p in predictions] == [names[i] for i in expected]
+    np.testing.assert_allclose(
+        [p["probability"] for p in predictions], probabilities[expected], rtol=1e-4, atol=1e-6
+    )
+    assert snapshot["data"]["class_index"] == int(expected[0])
+    weights = [c["weight"] for c in snapshot["data"]["channel_weights"]]
+    assert weights == sorted(weights, reverse=True)
+    explorer.class_index = int(expected[1])
+    switched, _ = _serve(explorer)
+    assert switched["data"]["class_index"] == int(expected[1])
+    for method in ("gradcam++", "layercam", "scorecam"):
+        explorer.cam_method = method
+        assert _serve(explorer)[0]["data"]["method"] == method
+
+
+def test_gradcam_on_a_dense_layer_is_an_error_and_the_widget_goes_on(explorer):
+    explorer.view = "gradcam"
+    explorer.layer = "dense"
+    explorer._serve(explorer._new_request(), send=False)
+    assert explorer.snapshot["type"] == "error"
+    assert "(None, 100)" in explorer.snapshot["message"]
+    explorer.layer = "conv2d"
+    assert _serve(explorer)[0]["layer"] == "conv2d"
+
+
+def test_saliency_tab_plain_and_smooth(explorer):
+    explorer.view = "saliency"
+    plain, pngs = _serve(explorer)
+    assert _size(pngs["heatmap"]) == (28, 28)
+    explorer.smooth = True
+    smooth, smooth_pngs = _serve(explorer)
+    assert smooth["data"]["smooth"] is True
+    assert smooth_pngs["heatmap"] != pngs["heatmap"]
+
+
+def test_options_of_another_tab_do_not_start_requests(explorer):
+    sent = []
+    explorer.send = lambda content, buffers=None: sent.append(content)
+    explorer.view = "activations"
+    sent.clear()
+    explorer.cam_method = "layercam"
+    explorer.smooth = True
+    assert sent == []
+
+
+def test_save_html_is_standalone_and_escapes_model_text(explorer, tmp_path):
+    path = explorer.save_html(tmp_path / "explorer.html")
+    text = path.read_text()
+    assert "<script type=\"module\">" in text
+    assert not re.search(r"(src|href)=[\"']?https?:", text)  # nothing fetched from outside
+    for layer in explorer.layers:
+        assert layer["name"] in text
+    # Every layer's feature maps for the current sample travel with the page.
+    assert text.count("|activations|0") == len(explorer.layers)
