@@ -19,8 +19,21 @@ if TYPE_CHECKING:
     from .explorer import LayerExplorer
 
 _STATE_TRAITS = (
-    "layers", "samples", "layer", "view", "views", "sample", "lang", "model_name",
-    "class_names", "class_index", "cam_method", "smooth", "in_channel", "rgb", "channel",
+    "layers",
+    "samples",
+    "layer",
+    "view",
+    "views",
+    "sample",
+    "lang",
+    "model_name",
+    "class_names",
+    "class_index",
+    "cam_method",
+    "smooth",
+    "in_channel",
+    "rgb",
+    "channel",
     "snapshot",
 )
 
@@ -87,22 +100,30 @@ def _script_json(value: Any) -> str:
 
 def _saved_results(explorer: LayerExplorer) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    requests = [
-        Request(0, info.name, "activations", explorer.sample) for info in explorer._infos
-    ] if explorer.n_samples else []
+    requests = (
+        [Request(0, info.name, "activations", explorer.sample) for info in explorer._infos]
+        if explorer.n_samples
+        else []
+    )
     for request in requests:
         try:
             result = explorer._result(request)
-        except Exception:  # noqa: BLE001, S112 - a layer that cannot be drawn is left out
+        except Exception:
             continue
         pictures = [{"role": role, **picture.meta} for role, picture in result.pictures]
         content = {
-            "type": "result", "final": True, "image": pictures[0], "images": pictures,
-            "caption": result.caption, "warnings": result.warnings, "data": result.data,
+            "type": "result",
+            "final": True,
+            "image": pictures[0],
+            "images": pictures,
+            "caption": result.caption,
+            "warnings": result.warnings,
+            "data": result.data,
             "options": {},
         }
         results[f"{request.layer}|activations|{request.sample}"] = {
-            "content": content, "pngs": [picture.png for _, picture in result.pictures],
+            "content": content,
+            "pngs": [picture.png for _, picture in result.pictures],
         }
     snapshot = dict(explorer.snapshot)
     if snapshot.get("type") == "result":
@@ -119,6 +140,7 @@ def standalone_html(explorer: LayerExplorer, title: str | None = None) -> str:
     css = (static / "widget.css").read_text(encoding="utf-8")
     state = {name: getattr(explorer, name) for name in _STATE_TRAITS}
     title = title or f"cnnviz: {explorer.model_name}"
+    results = _script_json(_saved_results(explorer))
     loader = f"const ESM = {json.dumps(esm).replace('</', '<' + chr(92) + '/')};\n{_LOADER}"
     return f"""<!doctype html>
 <html lang="{html.escape(explorer.lang)}">
@@ -139,7 +161,7 @@ body {{ margin: 16px; background: var(--jp-layout-color0, #fff); }}
 <body>
 <div id="cnnviz-root"></div>
 <script type="application/json" id="cnnviz-state">{_script_json(state)}</script>
-<script type="application/json" id="cnnviz-results">{_script_json(_saved_results(explorer))}</script>
+<script type="application/json" id="cnnviz-results">{results}</script>
 <script type="module">
 {loader}
 </script>

@@ -57,7 +57,8 @@ def model_inputs(
         if x.ndim == len(per_sample):
             x = x[None]
         if x.ndim != len(expected) or any(
-            want is not None and got != want for got, want in zip(x.shape[1:], per_sample)
+            want is not None and got != want
+            for got, want in zip(x.shape[1:], per_sample, strict=False)
         ):
             hint = ""
             if x.ndim == len(expected) - 1 and per_sample[-1:] == (1,):
@@ -72,9 +73,7 @@ def model_inputs(
         sizes.add(x.shape[0])
         batches.append(np.ascontiguousarray(x, dtype=np.float32))
     if len(sizes) > 1:
-        raise ValueError(
-            f"Every input needs the same number of samples, got {sorted(sizes)}."
-        )
+        raise ValueError(f"Every input needs the same number of samples, got {sorted(sizes)}.")
     return batches
 
 

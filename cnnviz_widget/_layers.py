@@ -8,8 +8,17 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 Kind = Literal[
-    "input", "conv", "dense", "pool", "activation", "norm", "reshape", "dropout", "merge",
-    "model", "other",
+    "input",
+    "conv",
+    "dense",
+    "pool",
+    "activation",
+    "norm",
+    "reshape",
+    "dropout",
+    "merge",
+    "model",
+    "other",
 ]
 
 

@@ -44,8 +44,14 @@ class Request:
         return dict(self.options)[name]
 
     def message(self, kind: str) -> dict[str, Any]:
-        return {"type": kind, "id": self.id, "layer": self.layer, "view": self.view,
-                "sample": self.sample, "options": dict(self.options)}
+        return {
+            "type": kind,
+            "id": self.id,
+            "layer": self.layer,
+            "view": self.view,
+            "sample": self.sample,
+            "options": dict(self.options),
+        }
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -71,18 +77,39 @@ def _image_picture(image: np.ndarray) -> Picture:
     if pixels.ndim == 3 and pixels.shape[-1] not in (3, 4):
         pixels = pixels[..., 0]
     h, w = pixels.shape[:2]
-    meta = {"kind": "image", "width": w, "height": h, "rows": 1, "cols": 1, "tile_width": w,
-            "tile_height": h, "gap": 0, "channels": 1, "true_shape": list(image.shape),
-            "downsample": 1}
+    meta = {
+        "kind": "image",
+        "width": w,
+        "height": h,
+        "rows": 1,
+        "cols": 1,
+        "tile_width": w,
+        "tile_height": h,
+        "gap": 0,
+        "channels": 1,
+        "true_shape": list(image.shape),
+        "downsample": 1,
+    }
     return Picture(encode_png(np.ascontiguousarray(pixels)), meta, f"{h} × {w}")
 
 
 def _heatmap_picture(values: np.ndarray, caption: str) -> Picture:
     rgb = colorize(values, HEATMAP_CMAP)
     h, w = values.shape
-    meta = {"kind": "heatmap", "width": w, "height": h, "rows": 1, "cols": 1, "tile_width": w,
-            "tile_height": h, "gap": 0, "channels": 1, "true_shape": [h, w], "downsample": 1,
-            "cmap": HEATMAP_CMAP}
+    meta = {
+        "kind": "heatmap",
+        "width": w,
+        "height": h,
+        "rows": 1,
+        "cols": 1,
+        "tile_width": w,
+        "tile_height": h,
+        "gap": 0,
+        "channels": 1,
+        "true_shape": [h, w],
+        "downsample": 1,
+        "cmap": HEATMAP_CMAP,
+    }
     return Picture(encode_png(rgb), meta, caption)
 
 
@@ -105,8 +132,11 @@ def weights_view(explorer: LayerExplorer, request: Request) -> ViewResult:
     from .methods import weights
 
     details = weights.weights_view(
-        explorer._adapter, request.layer, baseline=explorer._baseline_model(),
-        in_channel=request.option("in_channel"), rgb=request.option("rgb"),
+        explorer._adapter,
+        request.layer,
+        baseline=explorer._baseline_model(),
+        in_channel=request.option("in_channel"),
+        rgb=request.option("rgb"),
     )
     trained: Picture = details["trained"]
     pictures = [("trained", trained)]
@@ -114,31 +144,50 @@ def weights_view(explorer: LayerExplorer, request: Request) -> ViewResult:
         pictures.append(("baseline", details["baseline"]))
     data = {
         key: details[key]
-        for key in ("kernel_shape", "bias_shape", "depthwise", "rgb_available", "in_channels",
-                    "vmax", "histogram", "bias", "baseline_bias")
+        for key in (
+            "kernel_shape",
+            "bias_shape",
+            "depthwise",
+            "rgb_available",
+            "in_channels",
+            "vmax",
+            "histogram",
+            "bias",
+            "baseline_bias",
+        )
     }
     data["colorbar"] = trained.meta.get("colorbar")
     channel = request.option("channel")
     if channel >= 0:
         kernel, bias = explorer._adapter.layer_weights(request.layer)
         detail = weights.filter_detail(
-            kernel, bias, channel, request.option("in_channel") if trained.meta.get("tiles") ==
-            "filters" else 0, rgb=trained.meta.get("tiles") == "rgb",
-            depthwise=bool(details["depthwise"]), vmax=details["vmax"],
+            kernel,
+            bias,
+            channel,
+            request.option("in_channel") if trained.meta.get("tiles") == "filters" else 0,
+            rgb=trained.meta.get("tiles") == "rgb",
+            depthwise=bool(details["depthwise"]),
+            vmax=details["vmax"],
         )
         data["filter"] = detail
         if explorer.n_samples and len(np.shape(kernel)) == 4:
-            pictures.append(("feature_map", _channel_picture(
-                explorer, request, int(detail["output_channel"]))))
+            pictures.append(
+                ("feature_map", _channel_picture(explorer, request, int(detail["output_channel"])))
+            )
     return ViewResult(pictures, trained.caption, list(trained.warnings), data)
 
 
-def _predictions(explorer: LayerExplorer, probabilities: np.ndarray, logits: np.ndarray
-                 ) -> list[dict[str, Any]]:
+def _predictions(
+    explorer: LayerExplorer, probabilities: np.ndarray, logits: np.ndarray
+) -> list[dict[str, Any]]:
     order = np.argsort(-probabilities, kind="stable")[:TOP_K]
     return [
-        {"index": int(i), "name": explorer._class_name(int(i)),
-         "probability": float(probabilities[i]), "logit": float(logits[i])}
+        {
+            "index": int(i),
+            "name": explorer._class_name(int(i)),
+            "probability": float(probabilities[i]),
+            "logit": float(logits[i]),
+        }
         for i in order
     ]
 
@@ -149,8 +198,12 @@ def gradcam_view(explorer: LayerExplorer, request: Request) -> ViewResult:
     class_index = request.option("class_index")
     method = request.option("cam_method")
     result = cam_details(
-        explorer._adapter, explorer._sample_inputs(request.sample), request.layer,
-        None if class_index < 0 else class_index, method=method, cache=explorer._cams,
+        explorer._adapter,
+        explorer._sample_inputs(request.sample),
+        request.layer,
+        None if class_index < 0 else class_index,
+        method=method,
+        cache=explorer._cams,
         should_stop=lambda: explorer._is_stale(request),
     )
     chosen = int(result.classes[0])
@@ -165,7 +218,9 @@ def gradcam_view(explorer: LayerExplorer, request: Request) -> ViewResult:
         pictures.append(("feature_map", _channel_picture(explorer, request, channel)))
     data = {
         "predictions": _predictions(explorer, result.probabilities[0], result.logits[0]),
-        "class_index": chosen, "class_name": explorer._class_name(chosen), "method": method,
+        "class_index": chosen,
+        "class_name": explorer._class_name(chosen),
+        "method": method,
         "n_classes": int(result.logits.shape[-1]),
         "channel_weights": [{"channel": int(c), "weight": float(weights[c])} for c in ranked],
         "channels": int(weights.shape[0]),
@@ -180,7 +235,9 @@ def saliency_view(explorer: LayerExplorer, request: Request) -> ViewResult:
     smooth = bool(request.option("smooth"))
     inputs = explorer._sample_inputs(request.sample)
     values = saliency(
-        explorer._adapter, inputs, None if class_index < 0 else class_index,
+        explorer._adapter,
+        inputs,
+        None if class_index < 0 else class_index,
         smooth_samples=SMOOTHGRAD_SAMPLES if smooth else 0,
     )[0]
     logits = explorer._adapter.logits(inputs)[0]
@@ -191,7 +248,9 @@ def saliency_view(explorer: LayerExplorer, request: Request) -> ViewResult:
     pictures = [("image", _image_picture(explorer._display[request.sample])), ("heatmap", heat)]
     data = {
         "predictions": _predictions(explorer, probabilities, logits),
-        "class_index": chosen, "class_name": explorer._class_name(chosen), "smooth": smooth,
+        "class_index": chosen,
+        "class_name": explorer._class_name(chosen),
+        "smooth": smooth,
         "n_classes": int(logits.shape[-1]),
     }
     return ViewResult(pictures, heat.caption, [], data)

@@ -17,7 +17,6 @@ import threading
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import anywidget
@@ -290,8 +289,9 @@ class LayerExplorer(anywidget.AnyWidget):
         """The ``LayerInfo`` of ``layer`` (the selected one by default)."""
         return resolve_layer(self._infos, self.layer if layer is None else layer)
 
-    def feature_maps(self, layer: str | LayerInfo | None = None, sample: int | None = None
-                     ) -> np.ndarray:
+    def feature_maps(
+        self, layer: str | LayerInfo | None = None, sample: int | None = None
+    ) -> np.ndarray:
         """The activation the panel draws, for one sample (cached, no batch axis)."""
         name = self.layer_info(layer).name
         return self._sample_activations(self.sample if sample is None else sample)[name][0]
@@ -386,9 +386,7 @@ class LayerExplorer(anywidget.AnyWidget):
         request = self._new_request()
         self.send(request.message(protocol.PENDING))
         if self._worker is None or not self._worker.is_alive():
-            self._worker = threading.Thread(
-                target=self._work, name="cnnviz-worker", daemon=True
-            )
+            self._worker = threading.Thread(target=self._work, name="cnnviz-worker", daemon=True)
             self._worker.start()
         self._mailbox.put(request)
 
@@ -404,7 +402,7 @@ class LayerExplorer(anywidget.AnyWidget):
         """Compute one request and deliver it; errors become an error message."""
         try:
             result = self._result(request)
-        except Exception as error:  # noqa: BLE001 - any failure must reach the panel, not kill the worker
+        except Exception as error:
             if self._is_stale(request):
                 return  # cancelled (Score-CAM stops early) or superseded
             self.last_error = error
@@ -419,8 +417,12 @@ class LayerExplorer(anywidget.AnyWidget):
         pictures = [{"role": role, **picture.meta} for role, picture in result.pictures]
         pngs = [picture.png for _, picture in result.pictures]
         content = {
-            **request.message(protocol.RESULT), "final": True, "image": pictures[0],
-            "images": pictures, "caption": result.caption, "warnings": result.warnings,
+            **request.message(protocol.RESULT),
+            "final": True,
+            "image": pictures[0],
+            "images": pictures,
+            "caption": result.caption,
+            "warnings": result.warnings,
             "data": result.data,
         }
         if send:
@@ -436,9 +438,7 @@ class LayerExplorer(anywidget.AnyWidget):
 
     def _sample_inputs(self, sample: int) -> list[np.ndarray]:
         if self._inputs is None:
-            raise ValueError(
-                "No images to explain: pass them as LayerExplorer(model, images)."
-            )
+            raise ValueError("No images to explain: pass them as LayerExplorer(model, images).")
         return [x[sample : sample + 1] for x in self._inputs]
 
     def _class_name(self, index: int) -> str:

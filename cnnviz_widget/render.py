@@ -93,7 +93,7 @@ def mosaic(maps: Any, cols: int | None = None, *, gap: int = 0, fill: float = 0.
     out = np.full((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap), fill, np.float32)
     for i in range(c):
         r, k = divmod(i, cols)
-        out[r * (h + gap): r * (h + gap) + h, k * (w + gap): k * (w + gap) + w] = tiles[..., i]
+        out[r * (h + gap) : r * (h + gap) + h, k * (w + gap) : k * (w + gap) + w] = tiles[..., i]
     return out
 
 
@@ -160,12 +160,9 @@ def _mosaic_picture(x: np.ndarray, max_side: int) -> Picture:
     h, w, c = x.shape
     rows, cols = grid_shape(c)
     factor = 1
-    while (
-        max(rows * math.ceil(h / factor), cols * math.ceil(w / factor))
-        + (max(rows, cols) - 1) * GAP
-        > max_side
-        and factor < max(h, w)
-    ):
+    while max(rows * math.ceil(h / factor), cols * math.ceil(w / factor)) + (
+        max(rows, cols) - 1
+    ) * GAP > max_side and factor < max(h, w):
         factor += 1
     small = block_mean(x, factor)
     th, tw = small.shape[:2]
@@ -173,7 +170,7 @@ def _mosaic_picture(x: np.ndarray, max_side: int) -> Picture:
     atlas = np.zeros((rows * th + (rows - 1) * GAP, cols * tw + (cols - 1) * GAP, 4), np.uint8)
     for i in range(c):
         r, k = divmod(i, cols)
-        tile = atlas[r * (th + GAP): r * (th + GAP) + th, k * (tw + GAP): k * (tw + GAP) + tw]
+        tile = atlas[r * (th + GAP) : r * (th + GAP) + th, k * (tw + GAP) : k * (tw + GAP) + tw]
         tile[..., :3] = rgb[:, :, i]
         tile[..., 3] = 255
     warnings = _value_warnings(x)
@@ -188,9 +185,17 @@ def _mosaic_picture(x: np.ndarray, max_side: int) -> Picture:
     if factor > 1:
         caption += f" (tiles shown at {th} × {tw}, 1/{factor})"
     meta = {
-        "kind": "mosaic", "width": int(atlas.shape[1]), "height": int(atlas.shape[0]),
-        "rows": rows, "cols": cols, "tile_width": tw, "tile_height": th, "gap": GAP,
-        "channels": c, "true_shape": [h, w, c], "downsample": factor,
+        "kind": "mosaic",
+        "width": int(atlas.shape[1]),
+        "height": int(atlas.shape[0]),
+        "rows": rows,
+        "cols": cols,
+        "tile_width": tw,
+        "tile_height": th,
+        "gap": GAP,
+        "channels": c,
+        "true_shape": [h, w, c],
+        "downsample": factor,
     }
     return Picture(encode_png(atlas), meta, caption, warnings)
 
@@ -222,9 +227,17 @@ def _strip_picture(x: np.ndarray) -> Picture:
     hi = f"{finite.max():.3g}" if finite.size else "nan"
     caption = f"{n:,} values · {' × '.join(map(str, true_shape))} · range {lo} … {hi}"
     meta = {
-        "kind": "strip", "width": int(pixels.shape[1]), "height": int(pixels.shape[0]),
-        "rows": rows, "cols": cols, "tile_width": cell, "tile_height": cell, "gap": 0,
-        "channels": n, "true_shape": true_shape, "downsample": 1,
+        "kind": "strip",
+        "width": int(pixels.shape[1]),
+        "height": int(pixels.shape[0]),
+        "rows": rows,
+        "cols": cols,
+        "tile_width": cell,
+        "tile_height": cell,
+        "gap": 0,
+        "channels": n,
+        "true_shape": true_shape,
+        "downsample": 1,
     }
     return Picture(encode_png(pixels), meta, caption, warnings)
 

@@ -26,13 +26,8 @@ QUICKSTART = [
         "model, images, class_names = default_model(16)\n"
         "images.shape, images.dtype"
     ),
-    new_code_cell(
-        "explorer = LayerExplorer(model, images, class_names=class_names)\n"
-        "explorer"
-    ),
-    new_markdown_cell(
-        "The same selection works from Python: the panel above follows."
-    ),
+    new_code_cell("explorer = LayerExplorer(model, images, class_names=class_names)\nexplorer"),
+    new_markdown_cell("The same selection works from Python: the panel above follows."),
     new_code_cell('explorer.layer = "conv2d_1"\nexplorer.sample = 3'),
     new_markdown_cell(
         "Everything the panel draws is also an array. `list_layers` is `model.summary()` as "
@@ -47,7 +42,7 @@ QUICKSTART = [
         "import matplotlib.pyplot as plt\n\n"
         'maps = activations(model, images[3], ["conv2d", "conv2d_1"])\n'
         "fig, axes = plt.subplots(1, 2, figsize=(12, 3.5))\n"
-        'for ax, (name, act) in zip(axes, maps.items()):\n'
+        "for ax, (name, act) in zip(axes, maps.items()):\n"
         "    ax.imshow(mosaic(act[0], gap=1), cmap='viridis')\n"
         "    ax.set_title(f'{name}: {act.shape[-1]} channels')\n"
         "    ax.axis('off')\n"
@@ -59,7 +54,9 @@ QUICKSTART = [
 def write(name: str, cells: list) -> None:
     notebook = new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {
-        "name": "python3", "display_name": "Python 3", "language": "python",
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
     }
     path = ROOT / name
     path.parent.mkdir(exist_ok=True)

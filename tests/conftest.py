@@ -100,4 +100,7 @@ def two_inputs(keras):
 @pytest.fixture(scope="session")
 def two_inputs_images():
     rng = np.random.default_rng(1)
-    return [rng.random((2, 28, 28, 1), dtype=np.float32), rng.random((2, 20, 20, 3), dtype=np.float32)]
+    return [
+        rng.random((2, 28, 28, 1), dtype=np.float32),
+        rng.random((2, 20, 20, 3), dtype=np.float32),
+    ]

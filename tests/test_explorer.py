@@ -57,16 +57,25 @@ def _last_pending(recorder):
 
 def test_initial_state(explorer, seq_with_input):
     assert explorer.layer == "conv_a"  # the first convolution
-    assert [row["name"] for row in explorer.layers] == ["conv_a", "pool_a", "conv_b", "flat", "probs"]
+    assert [row["name"] for row in explorer.layers] == [
+        "conv_a",
+        "pool_a",
+        "conv_b",
+        "flat",
+        "probs",
+    ]
     assert len(explorer.samples) == 3
     thumb = Image.open(io.BytesIO(explorer.samples[0]["thumbnail"]))
     assert thumb.size == (28, 28)
     snap = explorer.snapshot
-    assert snap["type"] == "result" and snap["layer"] == "conv_a"
+    assert snap["type"] == "result"
+    assert snap["layer"] == "conv_a"
     assert Image.open(io.BytesIO(snap["png"])).size == (8 * 26 + 7 * GAP, 1 * 26)
 
 
-def test_selection_yields_one_image_message_of_the_right_size(explorer, seq_with_input, digits_like):
+def test_selection_yields_one_image_message_of_the_right_size(
+    explorer, seq_with_input, digits_like
+):
     recorder = Recorder(explorer)
     explorer.layer = "conv_b"
     content, buffers = recorder.wait_for("result", _last_pending(recorder))
@@ -75,7 +84,8 @@ def test_selection_yields_one_image_message_of_the_right_size(explorer, seq_with
     image = np.asarray(Image.open(io.BytesIO(buffers[0])))
     # 16 channels of 11 x 11: a 2 x 8 mosaic with one-pixel gaps.
     assert image.shape[:2] == (2 * 11 + GAP, 8 * 11 + 7 * GAP)
-    assert content["image"]["rows"] == 2 and content["image"]["cols"] == 8
+    assert content["image"]["rows"] == 2
+    assert content["image"]["cols"] == 8
     # The tiles hold this sample's activations, scaled per tile like mosaic() does.
     act = activations(seq_with_input, digits_like[0], "conv_b")["conv_b"][0]
     grid = mosaic(act, gap=GAP)
@@ -129,7 +139,8 @@ def test_python_side_selection_and_refresh(explorer):
     assert content["image"]["kind"] == "strip"
     explorer._on_message(explorer, {"type": "refresh"}, [])
     again, buffers = recorder.wait_for("result", _last_pending(recorder))
-    assert again["layer"] == "probs" and len(buffers) == 1
+    assert again["layer"] == "probs"
+    assert len(buffers) == 1
 
 
 def test_bad_selection_is_refused_and_widget_keeps_working(explorer):
@@ -182,5 +193,7 @@ def test_user_model_unchanged(seq_with_input, digits_like):
     widget.layer = "probs"
     recorder.wait_for("result", _last_pending(recorder))
     widget.close()
-    assert all(np.array_equal(a, b) for a, b in zip(before, seq_with_input.get_weights(), strict=True))
+    assert all(
+        np.array_equal(a, b) for a, b in zip(before, seq_with_input.get_weights(), strict=True)
+    )
     np.testing.assert_array_equal(seq_with_input.predict(digits_like, verbose=0), out)

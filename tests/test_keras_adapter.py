@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from cnnviz_widget import activations, layer_weights, list_layers
-from cnnviz_widget._layers import UnknownLayerError
 
 ATOL = 1e-5
 
@@ -15,7 +14,7 @@ def _reference(keras, model, layer_name, x):
     """What a tutorial computes: a sub-model from model.inputs to the layer, predict()."""
     layer = model.get_layer(layer_name)
     probe = keras.Model(model.inputs, layer.output)
-    batch = tuple(model.inputs[0].shape)[0]
+    batch = next(iter(model.inputs[0].shape))
     if batch is None:
         return probe.predict(x, verbose=0)
     # A Sequential built by a first call has a fixed batch size: feed it sample by sample.
@@ -227,7 +226,8 @@ def test_adapter_cache_keeps_only_a_few_models_alive(keras, digits_like):
 
     refs = [used_model() for _ in range(RECENT_ADAPTERS + 2)]
     gc.collect()
-    assert refs[0]() is None and refs[1]() is None  # older models are freed
+    assert refs[0]() is None
+    assert refs[1]() is None
 
 
 def test_transposed_conv_kernel_is_in_out_ordered(keras):

@@ -19,7 +19,16 @@ def _decode(png: bytes) -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("channels", "rows", "cols"),
-    [(1, 1, 1), (3, 1, 3), (8, 1, 8), (16, 2, 8), (32, 4, 8), (64, 8, 8), (100, 7, 16), (512, 32, 16)],
+    [
+        (1, 1, 1),
+        (3, 1, 3),
+        (8, 1, 8),
+        (16, 2, 8),
+        (32, 4, 8),
+        (64, 8, 8),
+        (100, 7, 16),
+        (512, 32, 16),
+    ],
 )
 def test_mosaic_layout(channels, rows, cols):
     h, w = 5, 7
@@ -38,7 +47,9 @@ def test_each_tile_is_min_max_scaled_on_its_own():
     expected_tile = base / 11.0
     for k in range(16):
         r, c = divmod(k, 8)
-        np.testing.assert_allclose(grid[r * 3 : r * 3 + 3, c * 4 : c * 4 + 4], expected_tile, atol=1e-6)
+        np.testing.assert_allclose(
+            grid[r * 3 : r * 3 + 3, c * 4 : c * 4 + 4], expected_tile, atol=1e-6
+        )
 
 
 def test_constant_tiles_are_zero_not_nan():
@@ -103,7 +114,9 @@ def test_dense_activation_draws_as_a_strip():
     cell = meta["tile_width"]
     assert pixels.shape[:2] == (2 * cell, 64 * cell)
     # Lowest value darkest viridis colour, highest the brightest, one shared scale.
-    np.testing.assert_allclose(pixels[0, 0, :3], np.array(colormaps["viridis"](0.0)[:3]) * 255, atol=1)
+    np.testing.assert_allclose(
+        pixels[0, 0, :3], np.array(colormaps["viridis"](0.0)[:3]) * 255, atol=1
+    )
     last = 99 - 64
     np.testing.assert_allclose(
         pixels[cell, last * cell, :3], np.array(colormaps["viridis"](1.0)[:3]) * 255, atol=1

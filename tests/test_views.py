@@ -111,7 +111,7 @@ def test_gradcam_on_a_dense_layer_is_an_error_and_the_widget_goes_on(explorer):
 
 def test_saliency_tab_plain_and_smooth(explorer):
     explorer.view = "saliency"
-    plain, pngs = _serve(explorer)
+    _plain, pngs = _serve(explorer)
     assert _size(pngs["heatmap"]) == (28, 28)
     explorer.smooth = True
     smooth, smooth_pngs = _serve(explorer)
@@ -132,7 +132,7 @@ def test_options_of_another_tab_do_not_start_requests(explorer):
 def test_save_html_is_standalone_and_escapes_model_text(explorer, tmp_path):
     path = explorer.save_html(tmp_path / "explorer.html")
     text = path.read_text()
-    assert "<script type=\"module\">" in text
+    assert '<script type="module">' in text
     assert not re.search(r"(src|href)=[\"']?https?:", text)  # nothing fetched from outside
     for layer in explorer.layers:
         assert layer["name"] in text

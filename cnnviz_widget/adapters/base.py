@@ -33,6 +33,16 @@ class Adapter(Protocol):
         """Outputs of the named layers from one forward pass (inference mode)."""
         ...
 
+    def class_gradients(
+        self, inputs: Sequence[np.ndarray], layer: str | None, class_index: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(target value, d(class logit)/d(target), logits, explained classes) in one pass."""
+        ...
+
+    def logits(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        """Pre-softmax class scores, (N, classes)."""
+        ...
+
     def layer_weights(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
         """The layer's kernel (channels-last) and bias, or ``ValueError`` if it has none."""
         ...

@@ -124,7 +124,9 @@ class KerasAdapter:
                 f"The model {self.model.name!r} has no defined inputs: start it with "
                 "keras.Input(shape) or call it once on data."
             )
-        return [(None, *(None if d is None else int(d) for d in tuple(t.shape)[1:])) for t in inputs]
+        return [
+            (None, *(None if d is None else int(d) for d in tuple(t.shape)[1:])) for t in inputs
+        ]
 
     def ensure_built(self, inputs: Sequence[np.ndarray]) -> None:
         with self._lock:
@@ -153,8 +155,12 @@ class KerasAdapter:
             return list(self._layers)
 
     def _collect(
-        self, model: Any, prefix: str, parent: str | None,
-        infos: list[LayerInfo], objects: dict[str, Any],
+        self,
+        model: Any,
+        prefix: str,
+        parent: str | None,
+        infos: list[LayerInfo],
+        objects: dict[str, Any],
     ) -> None:
         for layer in model.layers:
             name = prefix + layer.name
@@ -238,7 +244,10 @@ class KerasAdapter:
         classes = keras.ops.convert_to_tensor(np.asarray(class_index, dtype=np.int32))
         value, grad, logits, chosen = function(classes, *tensors)
         return (
-            np.asarray(value), np.asarray(grad), np.asarray(logits), np.asarray(chosen),
+            np.asarray(value),
+            np.asarray(grad),
+            np.asarray(logits),
+            np.asarray(chosen),
         )
 
     def logits(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
@@ -285,7 +294,7 @@ class KerasAdapter:
         bias = getattr(layer, "bias", None)
         values = np.array(keras.ops.convert_to_numpy(kernel))
         if "Transpose" in type(layer).__name__:
-            # Keras stores transposed-conv kernels as (..., out, in); the contract is (..., in, out).
+            # Keras stores transposed-conv kernels as (..., out, in); ours are (..., in, out).
             values = np.swapaxes(values, -1, -2)
         return (
             values,
@@ -318,7 +327,10 @@ def _compiled_or_eager(function: Callable[..., Any], signature: list[Any]) -> Ca
 
 
 def _run_recording(
-    model: Any, inputs: list[Any], prefix: str, recorded: dict[str, Any],
+    model: Any,
+    inputs: list[Any],
+    prefix: str,
+    recorded: dict[str, Any],
     logits_layer: Any = None,
 ) -> Any:
     """Run ``model`` on ``inputs`` in inference mode, recording every layer's output.
@@ -349,8 +361,12 @@ def _run_recording(
 
 
 def _call_layer(
-    layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any], prefix: str,
-    recorded: dict[str, Any], logits_layer: Any = None,
+    layer: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    prefix: str,
+    recorded: dict[str, Any],
+    logits_layer: Any = None,
 ) -> Any:
     name = prefix + layer.name
     if _is_nested_model(layer):
@@ -365,4 +381,3 @@ def _call_layer(
     # A shared layer called twice keeps its first output, as ``layer.output`` does.
     recorded.setdefault(name, output)
     return output
-

@@ -40,7 +40,8 @@ def test_exported_page_shows_saved_layers_without_a_kernel(browser, exported):
     page.click('[data-layer="conv_b"]')
     page.wait_for_selector('[data-panel][data-layer="conv_b"][data-state="ready"]', timeout=30_000)
     image = page.locator("[data-panel] img").first
-    assert image.get_attribute("data-rows") == "8" and image.get_attribute("data-cols") == "8"
+    assert image.get_attribute("data-rows") == "8"
+    assert image.get_attribute("data-cols") == "8"
     row = page.locator(f'[data-layer="{EVIL}"]')
     assert EVIL in row.inner_text()
     assert page.locator('img[src="x"]').count() == 0
