@@ -6,12 +6,23 @@ from typing import TYPE_CHECKING, Any
 
 from ._layers import LayerInfo
 from .api import activations, layer_weights, list_layers
+from .methods.gradcam import grad_cam
+from .methods.saliency import saliency
 from .render import mosaic
 
 if TYPE_CHECKING:
     from .explorer import LayerExplorer
 
-__all__ = ["LayerExplorer", "LayerInfo", "activations", "layer_weights", "list_layers", "mosaic"]
+__all__ = [
+    "LayerExplorer",
+    "LayerInfo",
+    "activations",
+    "grad_cam",
+    "layer_weights",
+    "list_layers",
+    "mosaic",
+    "saliency",
+]
 __version__ = "0.1.0"
 
 

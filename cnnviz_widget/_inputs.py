@@ -91,3 +91,11 @@ def display_images(images: Any, n_inputs: int, sample_rank: int) -> np.ndarray:
         lo, hi = float(finite.min()), float(finite.max())
         x = (x - lo) / (hi - lo or 1.0)
     return (np.nan_to_num(np.clip(x, 0, 1)) * 255 + 0.5).astype(np.uint8)
+
+
+def prebuild_inputs(images: Any, preprocess: Preprocess | None) -> list[np.ndarray]:
+    """Example arrays to build a never-called model from (its shape is still unknown)."""
+    x = preprocess(images) if preprocess is not None else images
+    if isinstance(x, (list, tuple)):
+        return [np.asarray(a, dtype=np.float32) for a in x]
+    return [np.asarray(x, dtype=np.float32)]

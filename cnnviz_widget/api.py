@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from ._inputs import Preprocess, model_inputs
+from ._inputs import Preprocess
 from ._layers import LayerInfo, resolve_layer
 from .adapters import adapter_for
+from .methods import prepare
 
 
 def list_layers(model: Any) -> list[LayerInfo]:
@@ -52,9 +53,7 @@ def activations(
     dict of str to numpy.ndarray
         Channels-last arrays with the batch axis, keyed by layer name, in model order.
     """
-    adapter = adapter_for(model)
-    adapter.ensure_built(_prebuild_inputs(images, preprocess))
-    inputs = model_inputs(images, adapter.input_shapes(), preprocess)
+    adapter, inputs = prepare(model, images, preprocess)
     known = adapter.list_layers()
     if layers is None:
         names = [info.name for info in known]
@@ -63,14 +62,6 @@ def activations(
             layers = [layers]
         names = list(dict.fromkeys(resolve_layer(known, layer).name for layer in layers))
     return adapter.activations(inputs, names)
-
-
-def _prebuild_inputs(images: Any, preprocess: Preprocess | None) -> list[np.ndarray]:
-    """Example arrays to build a never-called model from (its shape is still unknown)."""
-    x = preprocess(images) if preprocess is not None else images
-    if isinstance(x, (list, tuple)):
-        return [np.asarray(a, dtype=np.float32) for a in x]
-    return [np.asarray(x, dtype=np.float32)]
 
 
 def layer_weights(model: Any, layer: str | LayerInfo) -> tuple[np.ndarray, np.ndarray | None]:

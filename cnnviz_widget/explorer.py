@@ -24,7 +24,7 @@ import numpy as np
 import traitlets
 
 from . import _protocol as protocol
-from ._inputs import Preprocess, display_images, model_inputs
+from ._inputs import Preprocess, display_images, model_inputs, prebuild_inputs
 from ._layers import LayerInfo, resolve_layer
 from ._views import OPTIONS, RENDERERS, Request, ViewResult
 from .adapters import adapter_for
@@ -186,9 +186,7 @@ class LayerExplorer(anywidget.AnyWidget):
         self._display = np.zeros((0, 1, 1), np.uint8)
         thumbnails: list[dict[str, Any]] = []
         if images is not None:
-            from .api import _prebuild_inputs
-
-            self._adapter.ensure_built(_prebuild_inputs(images, preprocess))
+            self._adapter.ensure_built(prebuild_inputs(images, preprocess))
             shapes = self._adapter.input_shapes()
             self._inputs = model_inputs(images, shapes, preprocess)  # ValueError on bad shapes
             self._display = display_images(images, len(shapes), len(shapes[0]) - 1)

@@ -20,11 +20,6 @@ tolerance:
 
 from __future__ import annotations
 
-import importlib
-import importlib.abc
-import importlib.util
-import sys
-import types
 import warnings
 
 import numpy as np
@@ -79,7 +74,8 @@ TINY_GOLDEN = {
     ("gradcam", "relu"): [[0, 2], [15.5, 20]],
     ("gradcam++", "conv"): [[0, 4 * W0_CONV], [31 * W0_CONV, 40 * W0_CONV]],
     ("gradcam++", "relu"): [
-        [0, 4 * W0_RELU], [31 * W0_RELU + 6 * W1_RELU, 40 * W0_RELU + 15 * W1_RELU]
+        [0, 4 * W0_RELU],
+        [31 * W0_RELU + 6 * W1_RELU, 40 * W0_RELU + 15 * W1_RELU],
     ],
     ("layercam", "conv"): [[0, 4], [31, 0]],
     ("layercam", "relu"): [[0, 4], [31, 0]],
@@ -188,8 +184,12 @@ def softmax_bn(keras):
     model = keras.Model(x, out, name="softmax_bn")
     rng = np.random.default_rng(1)
     model.get_layer("bn").set_weights(
-        [rng.uniform(0.5, 2, 8), rng.normal(0, 0.5, 8), rng.normal(0, 0.3, 8),
-         rng.uniform(0.2, 2, 8)]
+        [
+            rng.uniform(0.5, 2, 8),
+            rng.normal(0, 0.5, 8),
+            rng.normal(0, 0.3, 8),
+            rng.uniform(0.2, 2, 8),
+        ]
     )
     return model
 
@@ -233,8 +233,12 @@ def tkv():
             # tf-keras-vis passes a one-input model a list; Keras 3 warns about that.
             warnings.filterwarnings("ignore", "The structure of `inputs`", UserWarning)
             cam = visualizer(model, model_modifier=ReplaceToLinear(), clone=True)(
-                CategoricalScore([int(c) for c in classes]), x, penultimate_layer=layer,
-                seek_penultimate_conv_layer=False, expand_cam=False, normalize_cam=False,
+                CategoricalScore([int(c) for c in classes]),
+                x,
+                penultimate_layer=layer,
+                seek_penultimate_conv_layer=False,
+                expand_cam=False,
+                normalize_cam=False,
             )
         return np.asarray(cam)
 
@@ -249,11 +253,18 @@ def _assert_cam_close(ours, theirs, **kwargs):
 
 
 CASES = [
-    ("softmax_bn", "conv1"), ("softmax_bn", "bn"), ("softmax_bn", "pool"),
-    ("softmax_bn", "conv2"), ("softmax_bn", "relu2"),
-    ("flatten_linear", "c1"), ("flatten_linear", "c2"), ("flatten_linear", "leaky"),
+    ("softmax_bn", "conv1"),
+    ("softmax_bn", "bn"),
+    ("softmax_bn", "pool"),
+    ("softmax_bn", "conv2"),
+    ("softmax_bn", "relu2"),
+    ("flatten_linear", "c1"),
+    ("flatten_linear", "c2"),
+    ("flatten_linear", "leaky"),
     ("flatten_linear", "avg"),
-    ("functional", "conv_a"), ("functional", "bn"), ("functional", "add"),
+    ("functional", "conv_a"),
+    ("functional", "bn"),
+    ("functional", "add"),
     ("functional", "relu"),
 ]
 
@@ -356,14 +367,13 @@ def nested_and_flat(keras):
 
 
 @pytest.mark.parametrize("method", ["gradcam", "layercam"])
-def test_inner_layer_of_nested_model_equals_flat_twin_in_tf_keras_vis(
-    tkv, nested_and_flat, method
-):
+def test_inner_layer_of_nested_model_equals_flat_twin_in_tf_keras_vis(tkv, nested_and_flat, method):
     nested, flat = nested_and_flat
     x = np.random.default_rng(5).random((2, 16, 16, 3), dtype=np.float32)
     for inner in ("b_conv1", "b_conv2"):
-        ours = grad_cam(nested, x, f"backbone/{inner}", [2, 1], method=method,
-                        upsample=False, normalize=False)
+        ours = grad_cam(
+            nested, x, f"backbone/{inner}", [2, 1], method=method, upsample=False, normalize=False
+        )
         _assert_cam_close(ours, tkv(method, flat, x, inner, [2, 1]), err_msg=inner)
 
 
@@ -382,114 +392,87 @@ def test_default_layer_is_last_spatial_one_nested_included(nested_and_flat, soft
 # ----------------------------------------------------------------------------------------
 
 
-class _TorchvisionStandIn(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Empty ``torchvision`` modules.  pytorch-grad-cam imports torchvision at package import
-    for helpers its CAM classes never call (image transforms, box IoU); a torchvision that
-    does not match the installed torch ("operator torchvision::nms does not exist") would
-    otherwise keep the reference from loading at all."""
-
-    class Module(types.ModuleType):
-        def __getattr__(self, name):
-            if name.startswith("__"):
-                raise AttributeError(name)
-            return type(name, (), {"__init__": lambda self, *args, **kwargs: None})
-
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] != "torchvision":
-            return None
-        return importlib.util.spec_from_loader(name, self, is_package=True)
-
-    def create_module(self, spec):
-        return self.Module(spec.name)
-
-    def exec_module(self, module):
-        pass
-
-
-@pytest.fixture(scope="module")
-def pytorch_grad_cam():
-    pytest.importorskip("torch")
-    pytest.importorskip("cv2")
-    if importlib.util.find_spec("pytorch_grad_cam") is None:
-        pytest.skip("pytorch-grad-cam is not installed")
-    try:
-        return importlib.import_module("pytorch_grad_cam")
-    except (ImportError, RuntimeError):
-        pass
-    ours = ("torchvision", "pytorch_grad_cam")
-    saved = {k: sys.modules.pop(k) for k in list(sys.modules) if k.split(".")[0] in ours}
-    finder = _TorchvisionStandIn()
-    sys.meta_path.insert(0, finder)
-    try:
-        return importlib.import_module("pytorch_grad_cam")
-    finally:
-        sys.meta_path.remove(finder)
-        for name in [k for k in sys.modules if k.split(".")[0] == "torchvision"]:
-            del sys.modules[name]
-        sys.modules.update({k: v for k, v in saved.items() if k.startswith("torchvision")})
-
-
 def _tape_reference(keras, linear_model, x, layer, classes):
     """Activations, gradients of the class logits, NCHW as pytorch-grad-cam holds them."""
     import tensorflow as tf
 
-    probe = keras.Model(linear_model.inputs[0], [linear_model.get_layer(layer).output,
-                                                 linear_model.output])
+    probe = keras.Model(
+        linear_model.inputs[0], [linear_model.get_layer(layer).output, linear_model.output]
+    )
     with tf.GradientTape() as tape:
         activations, logits = probe(x, training=False)
         score = tf.reduce_sum(tf.gather(logits, np.asarray(classes), batch_dims=1))
     gradients = tape.gradient(score, activations)
-    return (np.transpose(np.array(activations), (0, 3, 1, 2)).copy(),
-            np.transpose(np.array(gradients), (0, 3, 1, 2)).copy())
+    return (
+        np.transpose(np.array(activations), (0, 3, 1, 2)).copy(),
+        np.transpose(np.array(gradients), (0, 3, 1, 2)).copy(),
+    )
 
 
-def _weights_only(cam_class):
-    """An instance of a pytorch-grad-cam method for its weight code: no torch model is
-    wrapped, so there are no hooks for its ``__del__`` to release."""
-    reference = object.__new__(cam_class)
-    reference.activations_and_grads = types.SimpleNamespace(release=lambda: None)
-    return reference
+def _gradcam_plus_plus_reference(activations, gradients):
+    """pytorch-grad-cam 1.5.7 ``GradCAMPlusPlus.get_cam_weights`` + ``get_cam_image``,
+    transcribed line by line (NCHW numpy, as that library holds them)."""
+    grads_power_2 = gradients**2
+    grads_power_3 = grads_power_2 * gradients
+    sum_activations = np.sum(activations, axis=(2, 3))
+    eps = 0.000001
+    aij = grads_power_2 / (
+        2 * grads_power_2 + sum_activations[:, :, None, None] * grads_power_3 + eps
+    )
+    aij = np.where(gradients != 0, aij, 0)
+    weights = np.maximum(gradients, 0) * aij
+    weights = np.sum(weights, axis=(2, 3))
+    return (weights[:, :, None, None] * activations).sum(axis=1)
+
+
+def _scorecam_reference(activations, x, classes, logits_of):
+    """pytorch-grad-cam 1.5.7 ``ScoreCAM.get_cam_weights`` for layers already at input
+    resolution (its upsampling is then the identity), transcribed (NCHW numpy)."""
+    maxs = activations.max(axis=(2, 3), keepdims=True)
+    mins = activations.min(axis=(2, 3), keepdims=True)
+    upsampled = (activations - mins) / (maxs - mins + 1e-8)
+    weights = []
+    for i, cls in enumerate(classes):
+        masked = x[i][None, :, :, :] * upsampled[i][:, None, :, :]  # (channels, C_in, H, W)
+        scores = logits_of(masked)[:, cls]
+        scores = np.exp(scores - scores.max())
+        weights.append(scores / scores.sum())
+    weights = np.asarray(weights, dtype=np.float64)
+    return (weights[:, :, None, None] * activations).sum(axis=1)
 
 
 @pytest.mark.parametrize("layer", ["conv1", "bn", "pool", "conv2", "relu2"])
-def test_gradcam_plus_plus_equals_pytorch_grad_cam(
-    keras, pytorch_grad_cam, softmax_bn, softmax_bn_linear, random_images, layer
+def test_gradcam_plus_plus_equals_pytorch_grad_cam_formula(
+    keras, softmax_bn, softmax_bn_linear, random_images, layer
 ):
     x = random_images["softmax_bn"]
     classes = [1, 3, 0]
     activations, gradients = _tape_reference(keras, softmax_bn_linear, x, layer, classes)
-    # get_cam_image is the weighted sum; BaseCAM applies the ReLU after it.
-    reference = _weights_only(pytorch_grad_cam.GradCAMPlusPlus)
-    theirs = np.maximum(reference.get_cam_image(None, None, None, activations, gradients), 0)
-    ours = grad_cam(softmax_bn, x, layer, classes, method="gradcam++",
-                    upsample=False, normalize=False)
+    # BaseCAM applies the ReLU after the weighted sum.
+    theirs = np.maximum(_gradcam_plus_plus_reference(activations, gradients), 0)
+    ours = grad_cam(
+        softmax_bn, x, layer, classes, method="gradcam++", upsample=False, normalize=False
+    )
     assert np.abs(theirs).max() > 0
     _assert_cam_close(ours, theirs)
 
 
 @pytest.mark.parametrize("layer", ["conv1", "bn"])
-def test_scorecam_equals_pytorch_grad_cam_at_input_resolution(
-    keras, pytorch_grad_cam, softmax_bn, softmax_bn_linear, random_images, layer
+def test_scorecam_equals_pytorch_grad_cam_formula_at_input_resolution(
+    keras, softmax_bn, softmax_bn_linear, random_images, layer
 ):
-    import torch
-    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
-
     x = random_images["softmax_bn"]
     classes = [1, 3, 0]
     activations, _ = _tape_reference(keras, softmax_bn_linear, x, layer, classes)
 
-    def keras_logits(batch):  # pytorch-grad-cam feeds NCHW torch tensors
-        nhwc = batch.permute(0, 2, 3, 1).numpy()
-        return torch.from_numpy(np.array(softmax_bn_linear(nhwc, training=False)))
+    def logits_of(batch):  # the linear twin: pre-softmax scores, computed by Keras itself
+        return np.array(softmax_bn_linear(np.transpose(batch, (0, 2, 3, 1)), training=False))
 
-    reference = _weights_only(pytorch_grad_cam.ScoreCAM)
-    reference.model, reference.device, reference.batch_size = keras_logits, "cpu", 16
-    theirs = np.maximum(reference.get_cam_image(
-        torch.from_numpy(np.transpose(x, (0, 3, 1, 2))), None,
-        [ClassifierOutputTarget(c) for c in classes], activations, None,
-    ), 0)
-    ours = grad_cam(softmax_bn, x, layer, classes, method="scorecam",
-                    upsample=False, normalize=False)
+    channels_first = np.transpose(x, (0, 3, 1, 2))
+    theirs = np.maximum(_scorecam_reference(activations, channels_first, classes, logits_of), 0)
+    ours = grad_cam(
+        softmax_bn, x, layer, classes, method="scorecam", upsample=False, normalize=False
+    )
     assert np.abs(theirs).max() > 0
     _assert_cam_close(ours, theirs)
 
@@ -554,8 +537,9 @@ def test_sequential_built_by_a_first_call_works(seq_first_call, digits_like):
     cam = grad_cam(seq_first_call, digits_like, "conv_b", [1, 2, 3])
     assert cam.shape == (3, 28, 28)
     assert np.isfinite(cam).all()
-    np.testing.assert_allclose(cam[1], grad_cam(seq_first_call, digits_like[1], "conv_b", 2)[0],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        cam[1], grad_cam(seq_first_call, digits_like[1], "conv_b", 2)[0], atol=1e-6
+    )
 
 
 def test_cache_reuses_passes_when_switching_class(monkeypatch, softmax_bn, random_images):
@@ -576,8 +560,16 @@ def test_cache_reuses_passes_when_switching_class(monkeypatch, softmax_bn, rando
         return False
 
     def explain(cls, method):
-        return cam_details(softmax_bn, x, "pool", cls, method=method, cache=cache,
-                           should_stop=count_batches, batch_size=4)
+        return cam_details(
+            softmax_bn,
+            x,
+            "pool",
+            cls,
+            method=method,
+            cache=cache,
+            should_stop=count_batches,
+            batch_size=4,
+        )
 
     first = explain(None, "gradcam")
     assert len(adapter_passes) == 1
@@ -608,6 +600,13 @@ def test_scorecam_stops_when_asked(softmax_bn, random_images):
         return len(asked) > 2
 
     with pytest.raises(Cancelled):
-        cam_details(softmax_bn, random_images["softmax_bn"], "conv2", 0, method="scorecam",
-                    should_stop=stop_after_two, batch_size=4)
+        cam_details(
+            softmax_bn,
+            random_images["softmax_bn"],
+            "conv2",
+            0,
+            method="scorecam",
+            should_stop=stop_after_two,
+            batch_size=4,
+        )
     assert len(asked) == 3

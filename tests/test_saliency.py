@@ -93,8 +93,14 @@ def tkv():
         with warnings.catch_warnings():
             # tf-keras-vis passes a one-input model a list; Keras 3 warns about that.
             warnings.filterwarnings("ignore", "The structure of `inputs`", UserWarning)
-            raw = np.asarray(visualizer(CategoricalScore([int(c) for c in classes]), x,
-                                        smooth_samples=smooth_samples, normalize_map=False))
+            raw = np.asarray(
+                visualizer(
+                    CategoricalScore([int(c) for c in classes]),
+                    x,
+                    smooth_samples=smooth_samples,
+                    normalize_map=False,
+                )
+            )
         span = raw.max(axis=(1, 2)) - raw.min(axis=(1, 2))
         return np.asarray(normalize(raw)), float((1e-7 / span).max()) + 2e-6
 

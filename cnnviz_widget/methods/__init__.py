@@ -8,12 +8,12 @@ and stopping a long computation when a newer request supersedes it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, cast
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from .._inputs import Preprocess, model_inputs
+from .._inputs import Preprocess, model_inputs, prebuild_inputs
 from .._layers import LayerInfo
 from ..adapters import adapter_for
 from ..adapters.base import Adapter
@@ -25,25 +25,13 @@ class Cancelled(Exception):
     """A long computation stopped early because ``should_stop()`` returned True."""
 
 
-class GradientAdapter(Adapter, Protocol):
-    """The adapter calls the methods use besides the base protocol's."""
-
-    def class_gradients(
-        self, inputs: Sequence[np.ndarray], layer: str | None, class_index: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
-
-    def logits(self, inputs: Sequence[np.ndarray]) -> np.ndarray: ...
-
-
 def prepare(
     model: Any, images: Any, preprocess: Preprocess | None
-) -> tuple[GradientAdapter, list[np.ndarray]]:
+) -> tuple[Adapter, list[np.ndarray]]:
     """The model's adapter and ``images`` validated as float32 model inputs."""
-    from ..api import _prebuild_inputs  # a late import: the public API imports the methods
-
     adapter = adapter_for(model)
-    adapter.ensure_built(_prebuild_inputs(images, preprocess))
-    return cast(GradientAdapter, adapter), model_inputs(images, adapter.input_shapes(), preprocess)
+    adapter.ensure_built(prebuild_inputs(images, preprocess))
+    return adapter, model_inputs(images, adapter.input_shapes(), preprocess)
 
 
 def image_size(inputs: Sequence[np.ndarray]) -> tuple[int, int]:

@@ -21,8 +21,8 @@ import numpy as np
 from .._inputs import Preprocess
 from .._layers import LayerInfo, resolve_layer
 from . import (
+    Adapter,
     Cancelled,
-    GradientAdapter,
     ShouldStop,
     check_classes,
     class_count,
@@ -103,6 +103,8 @@ class CamCache:
                 self._bytes -= sum(a.nbytes for a in self._entries.pop(key))
             if size > self.max_bytes:
                 return
+            for array in value:  # results share these arrays: keep the cache from edits
+                array.flags.writeable = False
             self._entries[key] = value
             self._bytes += size
             while self._bytes > self.max_bytes:
@@ -114,8 +116,12 @@ class _Evidence:
     """What the weights of every method are made of; Score-CAM's masked scores on demand."""
 
     def __init__(
-        self, activations: np.ndarray, gradients: np.ndarray | None, logits: np.ndarray,
-        classes: np.ndarray, masked_logits: Callable[[], np.ndarray],
+        self,
+        activations: np.ndarray,
+        gradients: np.ndarray | None,
+        logits: np.ndarray,
+        classes: np.ndarray,
+        masked_logits: Callable[[], np.ndarray],
     ) -> None:
         self.activations, self._gradients = activations, gradients
         self.logits, self.classes, self._masked_logits = logits, classes, masked_logits
@@ -205,8 +211,14 @@ def grad_cam(
         ``(N, H, W)`` float32; at the layer's resolution ``(N, h, w)`` without ``upsample``.
     """
     return cam_details(
-        model, images, layer, class_index, method=method, upsample=upsample,
-        normalize=normalize, preprocess=preprocess,
+        model,
+        images,
+        layer,
+        class_index,
+        method=method,
+        upsample=upsample,
+        normalize=normalize,
+        preprocess=preprocess,
     ).cam
 
 
@@ -275,8 +287,14 @@ def _not_spatial(info: LayerInfo, shape: tuple[int | None, ...]) -> NoReturn:
 
 
 def _gather(
-    adapter: GradientAdapter, inputs: list[np.ndarray], info: LayerInfo, request: np.ndarray,
-    method: str, cache: CamCache | None, should_stop: ShouldStop | None, batch_size: int,
+    adapter: Adapter,
+    inputs: list[np.ndarray],
+    info: LayerInfo,
+    request: np.ndarray,
+    method: str,
+    cache: CamCache | None,
+    should_stop: ShouldStop | None,
+    batch_size: int,
 ) -> _Evidence:
     """Activations, gradients and logits from at most one pass, reusing ``cache``."""
     cache = cache if cache is not None else _NO_CACHE
@@ -310,8 +328,11 @@ def _gather(
 
 
 def _masked_logits(
-    adapter: GradientAdapter, inputs: list[np.ndarray], activations: np.ndarray,
-    batch_size: int, should_stop: ShouldStop | None,
+    adapter: Adapter,
+    inputs: list[np.ndarray],
+    activations: np.ndarray,
+    batch_size: int,
+    should_stop: ShouldStop | None,
 ) -> np.ndarray:
     """``(N, C, classes)``: the logits of each sample with each channel's map, upsampled to
     the input and min-max scaled, multiplied into its (first) input as a mask."""

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from .._inputs import Preprocess
-from . import GradientAdapter, class_count, class_request, image_size, min_max, prepare, top_classes
+from ..adapters.base import Adapter
+from . import class_count, class_request, image_size, min_max, prepare, top_classes
 
 #: Input elements per gradient call when SmoothGrad batches its noisy copies (16 MiB float32).
 _CHUNK_ELEMENTS = 2**22
@@ -65,8 +66,12 @@ def saliency(
 
 
 def _smooth_gradients(
-    adapter: GradientAdapter, inputs: list[np.ndarray], classes: np.ndarray,
-    samples: int, noise: float, seed: int,
+    adapter: Adapter,
+    inputs: list[np.ndarray],
+    classes: np.ndarray,
+    samples: int,
+    noise: float,
+    seed: int,
 ) -> np.ndarray:
     """Mean |d score / d input| over ``samples`` noisy copies of every sample, one gradient
     call per chunk of copies (copy-major order, as tf-keras-vis draws its noise)."""
