@@ -39,6 +39,12 @@ class Adapter(Protocol):
         """(target value, d(class logit)/d(target), logits, explained classes) in one pass."""
         ...
 
+    def filter_gradients(
+        self, inputs: Sequence[np.ndarray], layer: str, filters: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per sample, one filter's mean activation and its gradient w.r.t. the input."""
+        ...
+
     def logits(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         """Pre-softmax class scores, (N, classes)."""
         ...

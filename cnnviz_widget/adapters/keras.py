@@ -250,6 +250,53 @@ class KerasAdapter:
             np.asarray(chosen),
         )
 
+    def filter_gradients(
+        self, inputs: Sequence[np.ndarray], layer: str, filters: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mean activation of one filter per sample and its gradient w.r.t. the first input.
+
+        Sample ``i`` scores ``mean(layer_output[i, ..., filters[i]])`` (the spatial mean for a
+        conv layer), so one batch ascends many filters at once.  Layers after ``layer`` are
+        pruned from the compiled graph.
+        """
+        key = ("filters", layer)
+        with self._lock:
+            function = self._functions.get(key)
+            if function is None:
+                function = self._compile_filter_gradients(layer)
+                self._functions[key] = function
+        tensors = [keras.ops.convert_to_tensor(x) for x in inputs]
+        chosen = keras.ops.convert_to_tensor(np.asarray(filters, dtype=np.int32))
+        values, grad = function(chosen, *tensors)
+        return np.asarray(values), np.asarray(grad)
+
+    def _compile_filter_gradients(self, layer: str) -> Callable[..., Any]:
+        import tensorflow as tf
+
+        model_ref = self._model_ref
+
+        def gradients(filters: Any, *inputs: Any) -> tuple[Any, Any]:
+            with tf.GradientTape() as tape:
+                tape.watch(inputs[0])
+                recorded: dict[str, Any] = {}
+                _run_recording(model_ref(), list(inputs), "", recorded)
+                output = recorded[layer]
+                picked = tf.gather(output, filters, axis=-1, batch_dims=1)
+                rank = len(output.shape)
+                values = (
+                    tf.reduce_mean(picked, axis=list(range(1, rank - 1))) if rank > 2 else picked
+                )
+                total = tf.reduce_sum(values)
+            grad = tape.gradient(total, inputs[0])
+            if grad is None:
+                grad = tf.zeros_like(inputs[0])
+            return values, grad
+
+        signature = [tf.TensorSpec((None,), tf.int32)] + [
+            tf.TensorSpec(shape, tf.float32) for shape in self.input_shapes()
+        ]
+        return _compiled_or_eager(gradients, signature)
+
     def logits(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         """Pre-softmax class scores, (N, classes)."""
         return self.activations(inputs, [LOGITS])[LOGITS]
