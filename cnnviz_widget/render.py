@@ -180,7 +180,8 @@ def _mosaic_picture(x: np.ndarray, max_side: int) -> Picture:
     constant = int(np.sum(~(hi > lo)))
     if constant:
         which = "all" if constant == c else f"{constant} of {c}"
-        warnings.append(f"{which} channels are constant (drawn flat)")
+        verb = "is" if constant == 1 and c > 1 else "are"
+        warnings.append(f"{which} channels {verb} constant (drawn flat)")
     caption = f"{c} channels · {h} × {w}"
     if factor > 1:
         caption += f" (tiles shown at {th} × {tw}, 1/{factor})"

@@ -38,3 +38,40 @@ def test_notebook_runs(path, tmp_path):
     explorers = [s for s in widget_state.values() if "snapshot" in s.get("state", {})]
     if "LayerExplorer(" in "".join(c.source for c in notebook.cells):
         assert explorers, "no LayerExplorer in the saved widget state"
+
+
+def test_saved_widget_state_carries_frontend_and_images(tmp_path):
+    """A notebook saved after running shows the explorer without a kernel: its widget state
+    holds the frontend code and the last images, and the output has a PNG fallback."""
+    import base64
+
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    notebook = new_notebook(
+        cells=[
+            new_code_cell(
+                "from cnnviz_widget import LayerExplorer\n"
+                "from cnnviz_widget.data import default_model\n"
+                "model, images, names = default_model(4)\n"
+                "LayerExplorer(model, images, class_names=names)"
+            )
+        ]
+    )
+    NotebookClient(notebook, timeout=600, kernel_name="python3").execute(cwd=str(tmp_path))
+    path = tmp_path / "saved.ipynb"
+    nbformat.write(notebook, path)
+    saved = nbformat.read(path, as_version=4)
+
+    state = saved.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    (explorer,) = [s for s in state.values() if "snapshot" in s.get("state", {})]
+    assert "cnnviz" in explorer["state"]["_esm"]  # the bundled frontend itself
+    assert ".cnnviz" in explorer["state"]["_css"]
+    assert explorer["state"]["layer"] == "conv2d"
+    buffers = {tuple(b["path"]): base64.b64decode(b["data"]) for b in explorer["buffers"]}
+    png = buffers[("snapshot", "png")]
+    assert png.startswith(b"\x89PNG")
+    assert buffers[("samples", 0, "thumbnail")].startswith(b"\x89PNG")
+
+    (output,) = saved.cells[0].outputs
+    assert "application/vnd.jupyter.widget-view+json" in output["data"]
+    assert base64.b64decode(output["data"]["image/png"]) == png
