@@ -90,6 +90,13 @@ export function defaultTraits(): Traits {
     sample: 0,
     lang: "en",
     model_name: "",
+    class_names: [],
+    class_index: -1,
+    cam_method: "gradcam",
+    smooth: false,
+    in_channel: 0,
+    rgb: false,
+    channel: -1,
     snapshot: {},
   };
 }

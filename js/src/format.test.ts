@@ -51,8 +51,8 @@ describe("fitWidth", () => {
     expect(fitWidth(100, 350)).toBe(300);
   });
 
-  it("fills the box between 1x and 2x and shrinks what does not fit", () => {
-    expect(fitWidth(200, 300)).toBe(300);
+  it("stays at 1x between 1x and 2x (no blurry 1.5x) and shrinks what does not fit", () => {
+    expect(fitWidth(200, 300)).toBe(200);
     expect(fitWidth(800, 400)).toBe(400);
   });
 });

@@ -29,6 +29,8 @@ export interface LayerListOptions {
   idPrefix: string;
   signal: AbortSignal;
   onSelect: (name: string) => void;
+  /** A click on the row that is already selected. */
+  onReselect?: (name: string) => void;
 }
 
 export class LayerList {
@@ -183,6 +185,7 @@ export class LayerList {
     // Keep keyboard navigation going from the row just clicked.
     this.#tree.focus({ preventScroll: true });
     if (name !== this.#selected) this.#options.onSelect(name);
+    else this.#options.onReselect?.(name);
   }
 
   #onKey(event: KeyboardEvent): void {

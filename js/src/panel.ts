@@ -1,28 +1,43 @@
-// The result panel: caption, image and the loading/error states of the current selection.
+// The result panel: caption, warnings, the current tab's controls and pictures, and the
+// loading/error states of the current selection. Each tab draws through a ResultView.
 
-import { h, pngUrl, setAttrs } from "./dom";
-import { formatShape } from "./format";
-import { t, viewLabel } from "./i18n";
-import type { ImageMeta, Lang } from "./protocol";
-import type { Display, StoredResult } from "./state";
+import { ActivationsView } from "./activationsView";
+import { h, setAttrs } from "./dom";
+import { GradcamView, SaliencyView } from "./explainViews";
+import { t } from "./i18n";
+import type { Lang } from "./protocol";
+import type { Display } from "./state";
+import type { ResultView, ViewContext, ViewPrefs, ViewTraits } from "./viewCommon";
+import { WeightsView } from "./weightsView";
 
-/** Feature maps are a few pixels per tile; beyond this zoom they stop being readable. */
-export const MAX_UPSCALE = 8;
+export { fitWidth, MAX_UPSCALE } from "./fit";
 
 export interface PanelUpdate {
   layer: string;
   view: string;
   lang: Lang;
   display: Display;
+  traits: ViewTraits;
 }
 
-/** Display width of an image `natural` px wide in a box `available` px wide. */
-export function fitWidth(natural: number, available: number): number {
-  if (natural <= 0 || available <= 0) return natural;
-  let scale = Math.min(MAX_UPSCALE, available / natural);
-  // Whole-number zoom keeps every source pixel the same size on screen.
-  if (scale >= 2) scale = Math.floor(scale);
-  return Math.max(1, Math.floor(natural * scale));
+export type SetTrait = ViewContext["set"];
+
+/** The renderer kind of a view: a view this build does not know draws its first image. */
+function rendererKind(view: string): string {
+  return view === "weights" || view === "gradcam" || view === "saliency" ? view : "image";
+}
+
+function createView(kind: string, view: string, signal: AbortSignal): ResultView {
+  switch (kind) {
+    case "weights":
+      return new WeightsView(signal);
+    case "gradcam":
+      return new GradcamView(signal);
+    case "saliency":
+      return new SaliencyView(signal);
+    default:
+      return new ActivationsView(view);
+  }
 }
 
 export class ResultPanel {
@@ -30,24 +45,27 @@ export class ResultPanel {
   readonly #title: HTMLElement;
   readonly #caption: HTMLElement;
   readonly #warnings: HTMLUListElement;
+  readonly #controls: HTMLDivElement;
   readonly #figure: HTMLDivElement;
-  // Created with the first image, so a panel with nothing to show holds no <img> at all.
-  #img: HTMLImageElement | null = null;
   readonly #loading: HTMLDivElement;
   readonly #loadingText: HTMLSpanElement;
   readonly #error: HTMLDivElement;
   readonly #observer: ResizeObserver | null = null;
   readonly #signal: AbortSignal;
-  #url: string | null = null;
-  #shown: StoredResult | null = null;
+  readonly #set: SetTrait;
+  readonly #prefs: ViewPrefs = { opacity: 0.5 };
+  #view: ResultView | null = null;
+  #kind = "";
+  #state: Display["state"] = "loading";
 
-  constructor(signal: AbortSignal) {
+  constructor(signal: AbortSignal, set: SetTrait = () => undefined) {
     this.element = h("div", { class: "cnnviz-panel", "data-panel": "", role: "tabpanel" });
     this.#title = h("span", { class: "cnnviz-caption-layer" });
     this.#caption = h("span", { class: "cnnviz-caption-text" });
     const captionLine = h("div", { class: "cnnviz-caption" });
     captionLine.append(this.#title, this.#caption);
     this.#warnings = h("ul", { class: "cnnviz-warnings" });
+    this.#controls = h("div", { class: "cnnviz-toolbar" });
     this.#loading = h("div", { class: "cnnviz-loading", "data-role": "loading", role: "status" });
     this.#loadingText = h("span");
     this.#loading.append(
@@ -58,16 +76,23 @@ export class ResultPanel {
     this.#figure.append(this.#loading);
     this.#error = h("div", { class: "cnnviz-error", "data-role": "error", role: "alert" });
     this.#error.hidden = true;
-    this.element.append(captionLine, this.#warnings, this.#error, this.#figure);
+    this.element.append(captionLine, this.#warnings, this.#controls, this.#error, this.#figure);
     this.#signal = signal;
+    this.#set = set;
     if (typeof ResizeObserver !== "undefined") {
       this.#observer = new ResizeObserver(() => this.#fit());
       this.#observer.observe(this.#figure);
     }
   }
 
-  update({ layer, view, lang, display }: PanelUpdate): void {
+  /** What the panel shows: "loading", "ready" or "error" (as `data-state`). */
+  get state(): Display["state"] {
+    return this.#state;
+  }
+
+  update({ layer, view, lang, display, traits }: PanelUpdate): void {
     const { state, result } = display;
+    this.#state = state;
     setAttrs(this.element, {
       "data-layer": layer,
       "data-view": view,
@@ -88,17 +113,46 @@ export class ResultPanel {
     const loadingText = t(lang, "loading");
     if (this.#loadingText.textContent !== loadingText) this.#loadingText.textContent = loadingText;
 
-    if (result) this.#show(result, layer, view, lang);
-    if (state === "error" || layer === "") this.#clearImage();
-    const dim = state === "loading" && (display.stale || !result);
+    const current = this.#viewFor(view);
+    if (state === "error" || layer === "") current.clear();
+    const ctx: ViewContext = { lang, layer, traits, prefs: this.#prefs, set: this.#set };
+    current.update(state === "error" ? undefined : result, ctx);
+
+    const shown = current.shown;
+    const hasContent = shown !== null;
+    if (hasContent) this.#figure.style.minHeight = "";
+    // What is on screen belongs to another selection (the previous layer, kept while the
+    // next one loads): dimmed, and not clickable, since its tiles mean other channels.
+    const foreign = hasContent && shown !== result;
+    const dim = state === "loading" && (display.stale || !result || foreign);
     this.#figure.classList.toggle("is-stale", dim);
-    this.#figure.classList.toggle("is-empty", this.#img === null);
+    this.#figure.classList.toggle("is-empty", !hasContent);
+    setAttrs(current.content, { inert: foreign });
     this.#figure.hidden = state === "error";
+    this.#fit();
   }
 
   destroy(): void {
     this.#observer?.disconnect();
-    this.#clearImage();
+    this.#view?.destroy();
+    this.#view = null;
+  }
+
+  /** The renderer of `view`, made anew when the tab changes. */
+  #viewFor(view: string): ResultView {
+    const kind = rendererKind(view);
+    if (this.#view && this.#kind === kind) return this.#view;
+    // Keep the height the old tab had until the new one draws: the page must not jump.
+    const height = this.#figure.offsetHeight;
+    if (height > 0 && this.#view?.shown) this.#figure.style.minHeight = `${height}px`;
+    this.#view?.destroy();
+    this.#view?.content.remove();
+    const next = createView(kind, view, this.#signal);
+    this.#view = next;
+    this.#kind = kind;
+    this.#controls.replaceChildren(next.controls);
+    this.#figure.prepend(next.content);
+    return next;
   }
 
   #renderWarnings(warnings: readonly string[], lang: Lang): void {
@@ -116,60 +170,8 @@ export class ResultPanel {
     this.#warnings.hidden = warnings.length === 0;
   }
 
-  #show(result: StoredResult, layer: string, view: string, lang: Lang): void {
-    const img = this.#img ?? this.#createImage();
-    setAttrs(img, { alt: t(lang, "resultAlt", { view: viewLabel(lang, view), layer }) });
-    // Re-rendering for an unrelated trait must not reload the same picture.
-    if (this.#shown === result) return;
-    const previous = this.#url;
-    this.#url = pngUrl(result.png);
-    this.#shown = result;
-    img.src = this.#url;
-    if (previous) URL.revokeObjectURL(previous);
-    setImageData(img, result.image, lang);
-    this.#fit();
-  }
-
-  #clearImage(): void {
-    if (this.#url) URL.revokeObjectURL(this.#url);
-    this.#url = null;
-    this.#shown = null;
-    this.#img?.remove();
-    this.#img = null;
-  }
-
-  #createImage(): HTMLImageElement {
-    const img = h("img", { class: "cnnviz-image", alt: "", draggable: "false" });
-    img.addEventListener("load", () => this.#fit(), { signal: this.#signal });
-    this.#figure.prepend(img);
-    this.#img = img;
-    return img;
-  }
-
   #fit(): void {
-    const img = this.#img;
-    if (!img) return;
-    const natural = this.#shown?.image.width || img.naturalWidth;
-    const available = this.#figure.clientWidth;
-    if (!natural || !available) return;
-    img.style.width = `${fitWidth(natural, available)}px`;
+    const width = this.#figure.clientWidth;
+    if (width > 0) this.#view?.fit(width);
   }
-}
-
-/** Mosaic geometry on the element, so tile hit-testing and tests can read it. */
-function setImageData(img: HTMLImageElement, meta: ImageMeta, lang: Lang): void {
-  setAttrs(img, {
-    width: meta.width || null,
-    height: meta.height || null,
-    "data-kind": meta.kind,
-    "data-rows": meta.rows,
-    "data-cols": meta.cols,
-    "data-tile-width": meta.tile_width,
-    "data-tile-height": meta.tile_height,
-    "data-gap": meta.gap,
-    title:
-      meta.downsample > 1
-        ? t(lang, "downsampled", { n: meta.downsample, shape: formatShape(meta.true_shape) })
-        : null,
-  });
 }

@@ -41,8 +41,21 @@ export interface SampleInfo {
   caption: string;
 }
 
+export type ImageKind = "mosaic" | "strip" | "image" | "heatmap" | "kernels" | "matrix";
+
+/** The colour scale of a kernel grid: 11 hex colours from vmin to vmax, and 5 tick values. */
+export interface Colorbar {
+  colors: string[];
+  vmin: number;
+  vmax: number;
+  cmap: string;
+  ticks: number[];
+}
+
 export interface ImageMeta {
-  kind: "mosaic" | "strip" | "image";
+  /** What the picture is in its view ("main", "trained", "baseline", "heatmap", ...). */
+  role: string;
+  kind: ImageKind;
   width: number;
   height: number;
   rows: number;
@@ -53,6 +66,12 @@ export interface ImageMeta {
   channels: number;
   true_shape: number[];
   downsample: number;
+  /** Kernel grids: how tiles are laid out ("filters", "rgb", "depthwise", "input_channels"). */
+  tiles?: string;
+  in_channels?: number;
+  /** Kernel grids: the output channel (feature map) of each tile. */
+  tile_output_channel?: number[];
+  colorbar?: Colorbar;
 }
 
 interface Addressed {
@@ -70,8 +89,14 @@ export interface ResultMessage extends Addressed {
   type: typeof RESULT;
   final: boolean;
   image: ImageMeta;
+  /** One entry per buffer, in buffer order (`image` is the first). */
+  images: ImageMeta[];
   caption: string;
   warnings: string[];
+  /** The view options the result was computed with (class_index, cam_method, channel, ...). */
+  options: Record<string, unknown>;
+  /** View-specific numbers (histogram, predictions, ...); checked where they are read. */
+  data: Record<string, unknown>;
 }
 
 export interface ErrorMessage extends Addressed {
@@ -85,8 +110,11 @@ export interface RefreshMessage {
   type: typeof REFRESH;
 }
 
-/** `snapshot`: `{}` or the latest final result message plus its PNG. */
-export type Snapshot = Partial<ResultMessage> & { png?: Bytes };
+/** `snapshot`: `{}` or the latest final result message plus its PNGs (`png` is the first). */
+export type Snapshot = Partial<ResultMessage> & { png?: Bytes; pngs?: Bytes[] };
+
+export const CAM_METHODS = ["gradcam", "gradcam++", "layercam", "scorecam"] as const;
+export type CamMethod = (typeof CAM_METHODS)[number];
 
 export type Lang = "en" | "ko";
 
@@ -100,6 +128,15 @@ export interface Traits {
   sample: number;
   lang: Lang;
   model_name: string;
+  class_names: string[];
+  /** The class Grad-CAM and saliency explain; -1: each sample's top prediction. */
+  class_index: number;
+  cam_method: CamMethod;
+  smooth: boolean;
+  in_channel: number;
+  rgb: boolean;
+  /** The filter (weights: tile index) or channel (Grad-CAM) of the linked view; -1: none. */
+  channel: number;
   snapshot: Snapshot;
 }
 
@@ -130,18 +167,38 @@ function isAddressed(msg: Record<string, unknown>): boolean {
   );
 }
 
+const KINDS = new Set<string>(["mosaic", "strip", "image", "heatmap", "kernels", "matrix"]);
+
+function finite(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value);
+}
+
+function readColorbar(raw: unknown): Colorbar | undefined {
+  if (!isObject(raw) || !Array.isArray(raw.colors)) return undefined;
+  const colors = raw.colors.filter((c): c is string => typeof c === "string");
+  if (colors.length === 0 || !finite(raw.vmin) || !finite(raw.vmax)) return undefined;
+  return {
+    colors,
+    vmin: raw.vmin,
+    vmax: raw.vmax,
+    cmap: typeof raw.cmap === "string" ? raw.cmap : "",
+    ticks: Array.isArray(raw.ticks) ? raw.ticks.filter(finite) : [],
+  };
+}
+
 /** The image metadata with defaults filled, so a partial dict from an older kernel still draws. */
-export function readImageMeta(raw: unknown): ImageMeta {
+export function readImageMeta(raw: unknown, role = "main"): ImageMeta {
   const m = isObject(raw) ? raw : {};
   const num = (key: string, fallback: number): number => {
     const v = m[key];
-    return typeof v === "number" && Number.isFinite(v) ? v : fallback;
+    return finite(v) ? v : fallback;
   };
-  const kind = m.kind === "mosaic" || m.kind === "strip" ? m.kind : "image";
+  const kind = typeof m.kind === "string" && KINDS.has(m.kind) ? (m.kind as ImageKind) : "image";
   const trueShape = Array.isArray(m.true_shape)
     ? m.true_shape.filter((v): v is number => typeof v === "number")
     : [];
-  return {
+  const meta: ImageMeta = {
+    role: typeof m.role === "string" ? m.role : role,
     kind,
     width: num("width", 0),
     height: num("height", 0),
@@ -154,6 +211,26 @@ export function readImageMeta(raw: unknown): ImageMeta {
     true_shape: trueShape,
     downsample: num("downsample", 1),
   };
+  if (typeof m.tiles === "string") meta.tiles = m.tiles;
+  if (finite(m.in_channels)) meta.in_channels = m.in_channels;
+  if (Array.isArray(m.tile_output_channel)) {
+    meta.tile_output_channel = m.tile_output_channel.filter(finite);
+  }
+  const colorbar = readColorbar(m.colorbar);
+  if (colorbar) meta.colorbar = colorbar;
+  return meta;
+}
+
+/** `images` of a result; an older kernel sends only `image`, which then is the one. */
+export function readImages(raw: Record<string, unknown>): ImageMeta[] {
+  if (Array.isArray(raw.images) && raw.images.length > 0) {
+    return raw.images.map((m, i) => readImageMeta(m, i === 0 ? "main" : `image${i}`));
+  }
+  return [readImageMeta(raw.image)];
+}
+
+export function readRecord(raw: unknown): Record<string, unknown> {
+  return isObject(raw) && !Array.isArray(raw) ? raw : {};
 }
 
 function readWarnings(raw: unknown): string[] {
@@ -175,16 +252,21 @@ export function parseKernelMessage(raw: unknown): KernelMessage | null {
   switch (raw.type) {
     case PENDING:
       return { type: PENDING, ...base };
-    case RESULT:
+    case RESULT: {
+      const images = readImages(raw);
       return {
         type: RESULT,
         ...base,
         // A kernel that does not stream sends one message; treat a missing flag as final.
         final: raw.final !== false,
-        image: readImageMeta(raw.image),
+        image: images[0] ?? readImageMeta(raw.image),
+        images,
+        options: readRecord(raw.options),
+        data: readRecord(raw.data),
         caption: typeof raw.caption === "string" ? raw.caption : "",
         warnings: readWarnings(raw.warnings),
       };
+    }
     case ERROR:
       return { type: ERROR, ...base, message: String(raw.message ?? "") };
     default:

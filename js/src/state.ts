@@ -9,19 +9,56 @@ import {
   PENDING,
   parseKernelMessage,
   readImageMeta,
+  readImages,
+  readRecord,
   selectionKey,
   type Snapshot,
   toBytes,
 } from "./protocol";
 
-/** A decoded image ready to draw: what a result message or the snapshot carries. */
+/** A decoded result ready to draw: what a result message or the snapshot carries. */
 export interface StoredResult {
   id: number;
   final: boolean;
+  /** The first image and its PNG (what a one-image view draws). */
   image: ImageMeta;
+  png: Uint8Array;
+  /** Every image that came with its PNG, in buffer order; `pngs[i]` belongs to `images[i]`. */
+  images: ImageMeta[];
+  pngs: Uint8Array[];
   caption: string;
   warnings: string[];
-  png: Uint8Array;
+  options: Record<string, unknown>;
+  data: Record<string, unknown>;
+}
+
+/** Images paired with their bytes; an image whose buffer is missing is left out. */
+function pairImages(
+  metas: readonly ImageMeta[],
+  buffers: readonly unknown[],
+): { images: ImageMeta[]; pngs: Uint8Array[] } | null {
+  const images: ImageMeta[] = [];
+  const pngs: Uint8Array[] = [];
+  metas.forEach((meta, i) => {
+    const png = toBytes(buffers[i]);
+    if (png === null || (i > 0 && png.byteLength === 0)) return;
+    images.push(meta);
+    pngs.push(png);
+  });
+  // The first image is the one every view needs: without it there is nothing to draw.
+  if (images[0] !== metas[0]) return null;
+  return { images, pngs };
+}
+
+/** The image for `role`, with its bytes. */
+export function imageByRole(
+  result: StoredResult,
+  role: string,
+): { meta: ImageMeta; png: Uint8Array; index: number } | undefined {
+  const index = result.images.findIndex((m) => m.role === role);
+  const png = result.pngs[index];
+  const meta = result.images[index];
+  return meta && png ? { meta, png, index } : undefined;
 }
 
 export type EntryStatus = "pending" | "partial" | "ready" | "error";
@@ -119,17 +156,22 @@ export class ResultStore {
       return { id: msg.id, status: "error", error: msg.message };
     }
     if (sameRequest && (prev?.status === "ready" || prev?.status === "error")) return null;
-    const png = toBytes(buffers[0]);
-    if (png === null) {
+    const paired = pairImages(msg.images, buffers);
+    const png = paired?.pngs[0];
+    if (!paired || !png) {
       return { id: msg.id, status: "error", reason: "noImage" };
     }
     const result: StoredResult = {
       id: msg.id,
       final: msg.final,
       image: msg.image,
+      png,
+      images: paired.images,
+      pngs: paired.pngs,
       caption: msg.caption,
       warnings: msg.warnings,
-      png,
+      options: msg.options,
+      data: msg.data,
     };
     return { id: msg.id, status: msg.final ? "ready" : "partial", result };
   }
@@ -161,6 +203,18 @@ function evictOldest<V>(map: Map<string, V>, limit: number): void {
  */
 export function snapshotEntry(snapshot: Snapshot | undefined, key: string): Entry | undefined {
   if (!snapshot || typeof snapshot !== "object") return undefined;
+  // The same snapshot gives the same entry object, so views can tell nothing changed
+  // (and keep their images instead of decoding them again).
+  const cached = snapshotCache.get(snapshot);
+  if (cached && cached.key === key) return cached.entry;
+  const entry = readSnapshot(snapshot, key);
+  snapshotCache.set(snapshot, { key, entry });
+  return entry;
+}
+
+const snapshotCache = new WeakMap<object, { key: string; entry: Entry | undefined }>();
+
+function readSnapshot(snapshot: Snapshot, key: string): Entry | undefined {
   const { layer, view, sample } = snapshot;
   if (typeof layer !== "string" || typeof view !== "string" || typeof sample !== "number") {
     return undefined;
@@ -171,15 +225,22 @@ export function snapshotEntry(snapshot: Snapshot | undefined, key: string): Entr
   if (raw.type === ERROR) {
     return { id, status: "error", error: String(raw.message ?? "") };
   }
-  const png = toBytes(snapshot.png);
-  if (png === null) return undefined;
+  const metas = Array.isArray(raw.images) ? readImages(raw) : [readImageMeta(snapshot.image)];
+  const buffers = Array.isArray(raw.pngs) && raw.pngs.length > 0 ? raw.pngs : [snapshot.png];
+  const paired = pairImages(metas, buffers);
+  const png = paired?.pngs[0];
+  if (!paired || !png) return undefined;
   const result: StoredResult = {
     id,
     final: true,
-    image: readImageMeta(snapshot.image),
+    image: paired.images[0] ?? readImageMeta(snapshot.image),
+    png,
+    images: paired.images,
+    pngs: paired.pngs,
     caption: typeof snapshot.caption === "string" ? snapshot.caption : "",
     warnings: Array.isArray(snapshot.warnings) ? snapshot.warnings.map(String) : [],
-    png,
+    options: readRecord(raw.options),
+    data: readRecord(raw.data),
   };
   return { id, status: "ready", result };
 }

@@ -18,6 +18,7 @@ import {
 } from "./protocol";
 import { SamplePicker } from "./samplePicker";
 import { messageHandler, needsRefresh, ResultStore, resolveDisplay } from "./state";
+import type { ViewTraits } from "./viewCommon";
 import { ViewTabs } from "./viewTabs";
 
 /** Below this width the tree goes above the panel (JupyterLab side panel, narrow cells). */
@@ -39,10 +40,29 @@ export interface Selection {
   lang: Lang;
   modelName: string;
   snapshot: Snapshot | undefined;
+  traits: ViewTraits;
 }
 
 function stringOr(value: unknown, fallback: string): string {
   return typeof value === "string" ? value : fallback;
+}
+
+function intOr(value: unknown, fallback: number): number {
+  return typeof value === "number" && Number.isInteger(value) ? value : fallback;
+}
+
+/** The options the tabs show, each checked like the rest of the selection. */
+export function readTraits(model: Model): ViewTraits {
+  const names = model.get("class_names");
+  return {
+    class_names: Array.isArray(names) ? names.map(String) : [],
+    class_index: intOr(model.get("class_index"), -1),
+    cam_method: stringOr(model.get("cam_method"), "gradcam"),
+    smooth: model.get("smooth") === true,
+    in_channel: intOr(model.get("in_channel"), 0),
+    rgb: model.get("rgb") === true,
+    channel: intOr(model.get("channel"), -1),
+  };
 }
 
 export function readSelection(model: Model): Selection {
@@ -62,16 +82,28 @@ export function readSelection(model: Model): Selection {
     lang: toLang(model.get("lang")),
     modelName: stringOr(model.get("model_name"), ""),
     snapshot: snapshot && typeof snapshot === "object" ? snapshot : undefined,
+    traits: readTraits(model),
   };
 }
+
+/** Traits a view may set: the selection and the tabs' options. */
+type Choosable = "layer" | "view" | "sample" | Exclude<keyof ViewTraits, "class_names">;
 
 function renderView(model: Model, el: HTMLElement, store: ResultStore): () => void {
   const controller = new AbortController();
   const { signal } = controller;
   const idPrefix = uniqueId("cnnviz");
-  const choose = <K extends "layer" | "view" | "sample">(key: K, value: Traits[K]): void => {
+  const choose = <K extends Choosable>(key: K, value: Traits[K]): void => {
     model.set(key, value);
     model.save_changes();
+  };
+  const refresh = (): void => {
+    const message: RefreshMessage = { type: REFRESH };
+    try {
+      model.send(message);
+    } catch {
+      // No kernel (exported HTML without a snapshot): nothing can answer anyway.
+    }
   };
 
   const root = h("div", { class: "cnnviz" });
@@ -79,10 +111,18 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
   const count = h("span", { class: "cnnviz-count" });
   const header = h("div", { class: "cnnviz-header" });
   header.append(title, count);
-  const layerList = new LayerList({ idPrefix, signal, onSelect: (name) => choose("layer", name) });
+  const layerList = new LayerList({
+    idPrefix,
+    signal,
+    onSelect: (name) => choose("layer", name),
+    // Clicking the selected layer again while its panel shows an error tries again.
+    onReselect: () => {
+      if (panel.state === "error") refresh();
+    },
+  });
   const picker = new SamplePicker({ signal, onSelect: (index) => choose("sample", index) });
   const tabs = new ViewTabs({ idPrefix, signal, onSelect: (view) => choose("view", view) });
-  const panel = new ResultPanel(signal);
+  const panel = new ResultPanel(signal, (key, value) => choose(key, value as never));
   const main = h("div", { class: "cnnviz-main" });
   main.append(picker.element, tabs.element, panel.element);
   const body = h("div", { class: "cnnviz-body" });
@@ -93,7 +133,7 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
     const s = readSelection(model);
     const key = selectionKey(s.layer, s.view, s.sample);
     const display = resolveDisplay(store.get(key), s.snapshot, key);
-    panel.update({ layer: s.layer, view: s.view, lang: s.lang, display });
+    panel.update({ layer: s.layer, view: s.view, lang: s.lang, display, traits: s.traits });
     const tabId = tabs.tabId(s.view);
     if (tabId) panel.element.setAttribute("aria-labelledby", tabId);
     else panel.element.removeAttribute("aria-labelledby");
@@ -150,6 +190,9 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
     ["change:view", onView],
     ["change:lang", onLang],
     ["change:snapshot", updatePanel],
+    ...(
+      ["class_names", "class_index", "cam_method", "smooth", "in_channel", "rgb", "channel"] as const
+    ).map((name): [string, () => void] => [`change:${name}`, updatePanel]),
   ];
   for (const [event, callback] of listeners) model.on(event, callback);
   const unsubscribe = store.subscribe((key) => {
@@ -177,12 +220,7 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
   const s = readSelection(model);
   const key = selectionKey(s.layer, s.view, s.sample);
   if (s.layer !== "" && needsRefresh(store.get(key), s.snapshot, key) && store.claimRefresh(key)) {
-    const refresh: RefreshMessage = { type: REFRESH };
-    try {
-      model.send(refresh);
-    } catch {
-      // No kernel (exported HTML without a snapshot): nothing can answer anyway.
-    }
+    refresh();
   }
 
   return () => {

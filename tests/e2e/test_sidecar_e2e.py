@@ -34,7 +34,8 @@ def test_explorer_in_the_side_panel_fills_it_and_answers_clicks(page, open_noteb
     # It follows the panel's size rather than a fixed width.
     panel_box = page.locator("#jp-right-stack").bounding_box()
     widget_box = root.bounding_box()
-    assert panel_box is not None and widget_box is not None
+    assert panel_box is not None
+    assert widget_box is not None
     assert widget_box["width"] >= 0.8 * panel_box["width"] - 40
     assert widget_box["width"] <= panel_box["width"] + 1
 
