@@ -32,13 +32,14 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 echo "==> npm packages"
 npm ci --no-audit --no-fund --loglevel=error
 
-# torch is pinned here, not in the package: 2.13.0 is the CPU build these machines carry,
-# while an unpinned torch would pull several GB of CUDA wheels.
+# The tests check the Keras ImageNet model against the torch original.  torch is pinned here,
+# not in the package: 2.13.0 is the CPU build these machines carry, while an unpinned torch
+# would pull several GB of CUDA wheels.
 if [ "$with_tests" = 1 ]; then
   echo "==> Python packages (package, demo and test extras)"
   "${pip[@]}" -e ".[test]" "torch==2.13.0"
 else
   echo "==> Python packages (package and demo extra)"
-  "${pip[@]}" -e ".[demo]" "torch==2.13.0"
+  "${pip[@]}" -e ".[demo]"
 fi
 echo "==> set up"

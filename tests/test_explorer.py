@@ -81,7 +81,7 @@ def test_selection_yields_one_image_message_of_the_right_size(
     content, buffers = recorder.wait_for("result", _last_pending(recorder))
     assert content["layer"] == "conv_b"
     assert len(buffers) == 1
-    image = np.asarray(Image.open(io.BytesIO(buffers[0])))
+    image = np.asarray(Image.open(io.BytesIO(buffers[0])).convert("RGBA"))
     # 16 channels of 11 x 11: a 2 x 8 mosaic with one-pixel gaps.
     assert image.shape[:2] == (2 * 11 + GAP, 8 * 11 + 7 * GAP)
     assert content["image"]["rows"] == 2
@@ -91,7 +91,7 @@ def test_selection_yields_one_image_message_of_the_right_size(
     grid = mosaic(act, gap=GAP)
     from matplotlib import colormaps
 
-    want = colormaps["viridis"](grid)[..., :3] * 255
+    want = colormaps["viridis"].resampled(254)(grid)[..., :3] * 255
     opaque = image[..., 3] == 255
     assert np.abs(image[..., :3][opaque].astype(float) - want[opaque]).max() <= 0.51
     assert explorer.snapshot["layer"] == "conv_b"

@@ -14,7 +14,12 @@ from cnnviz_widget.render import GAP, NAN_RGB, feature_map_picture
 
 
 def _decode(png: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(png)))
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+
+
+# Mosaics are palette PNGs of viridis resampled to 254 levels (two palette slots mark NaN
+# and the gaps); matplotlib's own resampled map is the reference.
+VIRIDIS_254 = colormaps["viridis"].resampled(254)
 
 
 @pytest.mark.parametrize(
@@ -79,7 +84,7 @@ def test_picture_pixels_equal_matplotlib_viridis_per_tile():
         tile = pixels[r * (6 + GAP) : r * (6 + GAP) + 6, c * (5 + GAP) : c * (5 + GAP) + 5, :3]
         channel = maps[..., k].astype(np.float64)
         scaled = (channel - channel.min()) / (channel.max() - channel.min())
-        want = colormaps["viridis"](scaled)[..., :3] * 255
+        want = VIRIDIS_254(scaled)[..., :3] * 255
         assert np.abs(tile.astype(float) - want).max() <= 0.51
     # The separators are transparent, everything else opaque.
     assert (pixels[6, :, 3] == 0).all()
@@ -138,5 +143,5 @@ def test_large_layer_is_a_bounded_downsampled_atlas_with_true_size():
     # A downsampled tile is the block mean of the original, then scaled per tile.
     block = maps[:, :, 0].reshape(112, 2, 112, 2).mean(axis=(1, 3))
     scaled = (block - block.min()) / (block.max() - block.min())
-    want = colormaps["viridis"](scaled)[..., :3] * 255
+    want = VIRIDIS_254(scaled)[..., :3] * 255
     assert np.abs(_decode(picture.png)[:112, :112, :3].astype(float) - want).max() <= 0.51

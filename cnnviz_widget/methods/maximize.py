@@ -1,0 +1,407 @@
+"""Filter patterns: the input that a filter responds to most, found by gradient ascent.
+
+The lesson's method: start from a grey image with a little noise and climb the filter's mean
+activation, stepping along the gradient L2-normalised per image.  Done by hand that gives
+noisy, high-frequency pictures; three well-known regularisers make them readable:
+
+- **jitter**: every step the image is rolled by a few random pixels before the gradient is
+  taken, so no pattern can rely on exact pixel positions (Lucid's ``jitter``);
+- **decorrelated steps**: the gradient is reweighted in the Fourier domain by ``1 / f``
+  (capped at the lowest frequencies) before it is normalised, which is what gradient ascent
+  on a spectrum scaled by ``1 / sqrt(f)`` amounts to (a linear reparameterisation
+  ``x = A z`` turns a step on ``z`` into the step ``A A^T g`` on ``x``).  Low frequencies,
+  where natural images keep their energy, get the larger steps, so patterns grow as smooth
+  strokes instead of pixel noise;
+- **blur**: every few steps a light Gaussian blur removes what high frequencies remain.
+
+All ``K`` filters of a request climb together: one batch of ``K`` images, one compiled
+forward and backward pass per step (``adapter.filter_gradients``).  Every random draw of a
+filter comes from its own generator seeded by ``(seed, filter_index)``, so a filter's pattern
+does not depend on which other filters share the batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._layers import LayerInfo, resolve_layer
+from ..adapters import adapter_for
+from ..render import GAP, MAX_ATLAS_SIDE, Picture, block_mean, encode_png, grid_shape
+from . import Cancelled, ShouldStop
+
+#: ``on_step(step, images, values)``: after step ``step`` (1-based), the ``(K, H, W, C)``
+#: images and the ``(K,)`` mean activations measured in that step.
+OnStep = Callable[[int, np.ndarray, np.ndarray], None]
+
+#: Step size, as a fraction of the input range, of a step whose update has RMS 1.
+_STEP_SIZE = 0.1
+#: Amplitude of the uniform noise on the grey start, as a fraction of the input range.
+_START_NOISE = 0.05
+#: Steps are reweighted by ``1 / f`` in the Fourier domain, flat below this many cycles per
+#: image: capping the weight of the lowest frequencies keeps the steps from being mostly a
+#: change of brightness, which the clipping to the input range would then waste.
+_FLAT_BELOW_CYCLES = 4
+#: Blur every this many steps, with this Gaussian sigma in pixels.
+_BLUR_EVERY = 4
+_BLUR_SIGMA = 0.5
+#: The largest jitter, in pixels; smaller images get 1 pixel per 16.
+_MAX_JITTER = 8
+
+
+def maximize_filter(
+    model: Any,
+    layer: str | LayerInfo,
+    filter_index: int,
+    *,
+    steps: int = 30,
+    size: tuple[int, int] | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """The input that one filter of ``layer`` responds to most, by gradient ascent.
+
+    Parameters
+    ----------
+    model : keras.Model
+    layer : name or LayerInfo
+        A conv layer (the filter's spatial mean activation is maximised) or a dense layer
+        (the unit's value), nested layers included (``"vgg16/block3_conv1"``).
+    filter_index : int
+        The channel (conv) or unit (dense).
+    steps : int
+        Gradient-ascent steps.
+    size : (int, int), optional
+        ``(H, W)`` of the image; the model's input size by default.  A different size is
+        allowed only where the model's input leaves it open (``None``).
+    seed : int
+        The same seed gives the same image.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W, C)`` float32, a model input in ``[0, 1]``.
+    """
+    return maximize_filters(model, layer, [filter_index], steps=steps, size=size, seed=seed)[0]
+
+
+def maximize_filters(
+    model: Any,
+    layer: str | LayerInfo,
+    filter_indices: Sequence[int],
+    *,
+    steps: int = 30,
+    size: tuple[int, int] | None = None,
+    seed: int = 0,
+    input_range: tuple[float, float] | None = None,
+    should_stop: ShouldStop | None = None,
+    on_step: OnStep | None = None,
+) -> np.ndarray:
+    """Patterns of several filters of one layer, all climbing together in one batch.
+
+    Parameters
+    ----------
+    model, layer, steps, size, seed
+        As in :func:`maximize_filter`.
+    filter_indices : sequence of int
+        The ``K`` filters (or dense units); each gets its own image.
+    input_range : (float, float), optional
+        ``(lo, hi)`` of the model's input values, ``(0, 1)`` by default; every step clips
+        the images to it, and the step size and start noise scale with it.
+    should_stop : callable, optional
+        Checked before every step; when it returns True, ``Cancelled`` is raised.
+    on_step : callable, optional
+        ``on_step(step, images, values)`` after each step (``step`` from 1): the ``(K, H, W,
+        C)`` images after it (read-only; a new array every step, so keeping it is safe) and
+        the ``(K,)`` mean activations measured in it, on the jittered images before the
+        update.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(K, H, W, C)`` float32 in ``input_range``.  A filter's image depends only on the
+        model, the layer, its index, ``steps``, ``size``, ``seed`` and ``input_range``, not on
+        the other filters of the request.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be a non-negative int, got {steps!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}.")
+    lo, hi = _input_range(input_range)
+    adapter = adapter_for(model)
+    info = resolve_layer(adapter.list_layers(), layer)
+    filters = _filter_request(filter_indices, info)
+    input_shapes = adapter.input_shapes()
+    shape = _pattern_shape(input_shapes[0], size)
+
+    span = hi - lo
+    # One generator per filter: its draws do not depend on the rest of the batch.
+    rngs = [np.random.default_rng([int(seed), int(f)]) for f in filters]
+    noise = np.stack([rng.uniform(-1, 1, shape) for rng in rngs])
+    images = ((lo + hi) / 2 + _START_NOISE * span * noise).astype(np.float32)
+    # Further inputs of a several-input model stay grey: only the first one is the pattern.
+    others = [
+        np.full((len(filters), *_fixed(s[1:])), (lo + hi) / 2, np.float32) for s in input_shapes[1:]
+    ]
+    weights = _step_weights(shape[:2])
+    jitter = max(1, min(_MAX_JITTER, min(shape[:2]) // 16))
+    for step in range(1, steps + 1):
+        if should_stop is not None and should_stop():
+            raise Cancelled(f"Filter patterns stopped before step {step} of {steps}.")
+        shifts = [tuple(int(s) for s in rng.integers(-jitter, jitter + 1, 2)) for rng in rngs]
+        moved = np.stack([np.roll(x, s, axis=(0, 1)) for x, s in zip(images, shifts, strict=True)])
+        values, gradients = adapter.filter_gradients([moved, *others], info.name, filters)
+        gradients = np.stack(
+            [np.roll(g, (-a, -b), axis=(0, 1)) for g, (a, b) in zip(gradients, shifts, strict=True)]
+        )
+        update = _normalized(_decorrelated(gradients, weights))
+        images = images + np.float32(_STEP_SIZE * span) * update
+        if step % _BLUR_EVERY == 0 and step < steps:
+            images = _blur(images, _BLUR_SIGMA)
+        # A filter silent on its image (a ReLU that is zero everywhere) has no gradient to
+        # climb: start it again from a random image of random brightness and contrast, drawn
+        # by its own generator, until one draw wakes it.
+        for i in np.flatnonzero(~np.any(gradients.reshape(len(filters), -1), axis=1)):
+            images[i] = _restart(rngs[i], weights, shape, lo, hi)
+        images = np.clip(images, lo, hi).astype(np.float32, copy=False)
+        if on_step is not None:
+            images.flags.writeable = False
+            on_step(step, images, np.asarray(values, dtype=np.float32))
+    images = np.array(images, dtype=np.float32)  # writable, whatever on_step saw
+    return images
+
+
+def _restart(
+    rng: np.random.Generator,
+    weights: np.ndarray,
+    shape: tuple[int, int, int],
+    lo: float,
+    hi: float,
+) -> np.ndarray:
+    """Smooth (``1 / f``) noise around a random level with a random contrast, in range."""
+    level, contrast = rng.uniform(0, 1, 2)
+    white = rng.standard_normal(shape)
+    smooth = _decorrelated(white[None], weights)[0]
+    smooth /= smooth.std() + 1e-8
+    return lo + (hi - lo) * np.clip(level + contrast * smooth, 0, 1)
+
+
+def _filter_request(filter_indices: Sequence[int], info: LayerInfo) -> np.ndarray:
+    filters = np.asarray(filter_indices)
+    if filters.ndim == 0:
+        filters = filters[None]
+    if filters.ndim != 1 or filters.size == 0:
+        raise ValueError(f"filter_indices must be a non-empty sequence of ints, got {filters!r}.")
+    if filters.dtype == np.bool_ or not np.issubdtype(filters.dtype, np.integer):
+        raise TypeError(f"filter_indices must be ints, got {filter_indices!r}.")
+    shape = info.output_shape
+    if shape is not None and (len(shape) < 2 or shape[-1] is None):
+        raise ValueError(
+            f"The layer {info.name!r} ({info.type}) outputs shape {tuple(shape)}: a filter "
+            "pattern needs a channel axis last, (N, ..., channels)."
+        )
+    count = shape[-1] if shape is not None else None
+    bad = filters[(filters < 0) | (filters >= (count or np.iinfo(np.int32).max))]
+    if bad.size:
+        known = f"0 to {count - 1}" if count else "0 or more"
+        raise ValueError(
+            f"filter index {int(bad[0])} is out of range: the layer {info.name!r} has filters "
+            f"{known}."
+        )
+    return filters.astype(np.int32)
+
+
+def _pattern_shape(
+    input_shape: tuple[int | None, ...], size: tuple[int, int] | None
+) -> tuple[int, int, int]:
+    """``(H, W, C)`` of the patterns, from the model's first input and ``size``."""
+    if len(input_shape) != 4:
+        raise ValueError(
+            "Filter patterns are images: the model's first input must be shaped (N, H, W, C), "
+            f"not {tuple(input_shape)}."
+        )
+    _, height, width, channels = input_shape
+    if channels is None:
+        raise ValueError("The model's input has an unknown number of channels.")
+    if size is None:
+        if height is None or width is None:
+            raise ValueError(f"The model's input size is open ({input_shape}): pass size=(H, W).")
+        return height, width, channels
+    wanted = tuple(int(s) for s in size)
+    if len(wanted) != 2 or min(wanted) < 1:
+        raise ValueError(f"size must be (H, W) with positive sides, got {size!r}.")
+    for got, fixed, axis in ((wanted[0], height, "height"), (wanted[1], width, "width")):
+        if fixed is not None and got != fixed:
+            raise ValueError(
+                f"The model's input {axis} is fixed at {fixed}; size={tuple(wanted)} cannot be "
+                "used (a different size needs a model whose input leaves it open, None)."
+            )
+    return wanted[0], wanted[1], channels
+
+
+def _fixed(shape: tuple[int | None, ...]) -> tuple[int, ...]:
+    if any(d is None for d in shape):
+        raise ValueError(f"Cannot hold an input of open shape {shape} grey: its size is unknown.")
+    return tuple(int(d) for d in shape)  # type: ignore[arg-type]
+
+
+def _input_range(input_range: tuple[float, float] | None) -> tuple[float, float]:
+    lo, hi = (0.0, 1.0) if input_range is None else (float(v) for v in input_range)
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"input_range must be (lo, hi) with lo < hi, got {input_range!r}.")
+    return lo, hi
+
+
+def _step_weights(size: tuple[int, int]) -> np.ndarray:
+    """``(H, W // 2 + 1, 1)`` float32 Fourier weights of a step: ``1 / f``, capped."""
+    height, width = size
+    fy = np.fft.fftfreq(height)[:, None]
+    fx = np.fft.rfftfreq(width)[None, :]
+    frequency = np.sqrt(fy * fy + fx * fx)
+    flat_below = _FLAT_BELOW_CYCLES / max(height, width)
+    return (1.0 / np.maximum(frequency, flat_below))[..., None].astype(np.float32)
+
+
+def _decorrelated(gradients: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``gradients`` (K, H, W, C) reweighted by ``weights`` in the Fourier domain."""
+    size = gradients.shape[1:3]
+    spectrum = np.fft.rfft2(np.nan_to_num(gradients), axes=(1, 2))
+    return np.fft.irfft2(spectrum * weights, s=size, axes=(1, 2)).astype(np.float32)
+
+
+def _normalized(gradients: np.ndarray) -> np.ndarray:
+    """Each gradient scaled to RMS 1 (a zero gradient stays zero)."""
+    gradients = np.nan_to_num(gradients.astype(np.float32, copy=False))
+    axes = tuple(range(1, gradients.ndim))
+    rms = np.sqrt(np.mean(np.square(gradients), axis=axes, keepdims=True))
+    return gradients / (rms + 1e-8)
+
+
+def _blur(images: np.ndarray, sigma: float) -> np.ndarray:
+    """Separable Gaussian blur of ``(K, H, W, C)`` images, edges reflected."""
+    radius = max(1, math.ceil(3 * sigma))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps = (taps / taps.sum()).astype(np.float32)
+    out = images
+    for axis in (1, 2):
+        if out.shape[axis] <= radius:
+            continue
+        pad = [(0, 0)] * out.ndim
+        pad[axis] = (radius, radius)
+        padded = np.pad(out, pad, mode="reflect")
+        length = out.shape[axis]
+        out = sum(
+            w * np.take(padded, np.arange(i, i + length), axis=axis) for i, w in enumerate(taps)
+        )
+    return out.astype(np.float32, copy=False)
+
+
+# ----------------------------------------------------------------------------- drawing
+def pattern_picture(
+    images: np.ndarray,
+    *,
+    filter_indices: Sequence[int],
+    true_shape: Sequence[int] | None = None,
+    step: int,
+    steps: int,
+    input_range: tuple[float, float] | None = None,
+    max_side: int = MAX_ATLAS_SIDE,
+) -> Picture:
+    """Draw ``(K, H, W, C)`` patterns as a grid of tiles, in the mosaic's layout.
+
+    Each tile is shown as an image on its own scale, as the lesson's ``deprocess``: centred
+    on its mean and scaled by its standard deviation (mean +- 3 std fill the range, beyond
+    is clipped); RGB for 3 channels, grey otherwise (the mean of the channels).  A tile that
+    is flat (std under 1% of ``input_range``, ``(0, 1)`` by default) is drawn at its own
+    level instead, so that a filter whose best input is plain white shows white.  Gaps are
+    transparent; a grid wider than ``max_side`` pixels is downsampled by an integer factor.
+
+    Parameters
+    ----------
+    images : numpy.ndarray
+        ``(K, H, W, C)`` model inputs, as ``maximize_filters`` gives (or its ``on_step``).
+    filter_indices : sequence of int
+        The filter of each image, for the meta (``filters``).
+    true_shape : sequence of int, optional
+        ``(H, W, C)`` of the patterns as computed, where ``images`` were shrunk before
+        drawing; ``images.shape[1:]`` by default.
+    step, steps : int
+        Progress, for the caption and the meta.
+    input_range : (float, float), optional
+        What was passed to ``maximize_filters``.
+    max_side : int
+        The largest side of the drawn grid, in pixels.
+
+    Returns
+    -------
+    Picture
+        Meta as a mosaic's (``kind: "patterns"``) with ``filters``, ``step`` and ``steps``.
+    """
+    x = np.asarray(images, dtype=np.float32)
+    if x.ndim != 4:
+        raise ValueError(f"pattern_picture expects (K, H, W, C) images, got shape {x.shape}.")
+    k, h, w, c = x.shape
+    filters = [int(f) for f in filter_indices]
+    if len(filters) != k:
+        raise ValueError(f"{k} images but {len(filters)} filter indices.")
+    rows, cols = grid_shape(k)
+    factor = 1
+    while max(rows * math.ceil(h / factor), cols * math.ceil(w / factor)) + (
+        max(rows, cols) - 1
+    ) * GAP > max_side and factor < max(h, w):
+        factor += 1
+    tiles = _display(x, _input_range(input_range))
+    if factor > 1:
+        tiles = np.stack([block_mean(t, factor) for t in tiles])
+    pixels = (tiles * 255 + 0.5).astype(np.uint8)
+    th, tw = pixels.shape[1:3]
+    atlas = np.zeros((rows * th + (rows - 1) * GAP, cols * tw + (cols - 1) * GAP, 4), np.uint8)
+    for i in range(k):
+        r, q = divmod(i, cols)
+        tile = atlas[r * (th + GAP) : r * (th + GAP) + th, q * (tw + GAP) : q * (tw + GAP) + tw]
+        tile[..., :3] = pixels[i]
+        tile[..., 3] = 255
+    shape = [int(d) for d in (true_shape if true_shape is not None else (h, w, c))]
+    caption = f"{k} filter{'s' if k != 1 else ''} · step {step}/{steps} · {shape[0]} × {shape[1]}"
+    if factor > 1 or [th, tw] != shape[:2]:
+        caption += f" (tiles shown at {th} × {tw})"
+    meta = {
+        "kind": "patterns",
+        "width": int(atlas.shape[1]),
+        "height": int(atlas.shape[0]),
+        "rows": rows,
+        "cols": cols,
+        "tile_width": int(tw),
+        "tile_height": int(th),
+        "gap": GAP,
+        "channels": k,
+        "true_shape": shape,
+        "downsample": factor,
+        "filters": filters,
+        "step": int(step),
+        "steps": int(steps),
+    }
+    warnings = []
+    bad = int((~np.isfinite(x)).sum())
+    if bad:
+        warnings.append(f"{bad:,} non-finite values (drawn at their tile's mean)")
+    return Picture(encode_png(atlas), meta, caption, warnings)
+
+
+def _display(images: np.ndarray, input_range: tuple[float, float]) -> np.ndarray:
+    """``(K, H, W, C)`` model inputs to ``(K, H, W, 3)`` float32 in [0, 1], tile by tile."""
+    x = images if images.shape[-1] == 3 else images.mean(axis=-1, keepdims=True)
+    axes = (1, 2, 3)
+    finite = np.isfinite(x)
+    count = np.maximum(finite.sum(axis=axes, keepdims=True), 1)
+    mean = np.where(finite, x, 0).sum(axis=axes, keepdims=True) / count
+    x = np.where(finite, x, mean)
+    std = np.sqrt(np.square(x - mean).sum(axis=axes, keepdims=True) / count)
+    lo, hi = input_range
+    flat = std < 0.01 * (hi - lo)
+    stretched = 0.5 + (x - mean) / (6 * np.where(flat, 1, std))
+    level = (x - lo) / (hi - lo)
+    shown = np.clip(np.where(flat, level, stretched), 0, 1).astype(np.float32)
+    return np.broadcast_to(shown, (*shown.shape[:3], 3)) if shown.shape[-1] == 1 else shown
