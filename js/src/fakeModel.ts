@@ -199,3 +199,211 @@ export async function renderInto(
     },
   };
 }
+
+/** A colour bar as the kernel sends it (11 colours from vmin to vmax, 5 ticks). */
+export function colorbarMeta(vmax = 0.3): Record<string, unknown> {
+  const colors = [
+    "#053061",
+    "#2065ab",
+    "#4393c3",
+    "#90c4dd",
+    "#d1e5f0",
+    "#f7f7f7",
+    "#fddbc7",
+    "#f4a582",
+    "#d6604d",
+    "#b2182b",
+    "#67001f",
+  ];
+  const ticks = [-vmax, -vmax / 2, 0, vmax / 2, vmax];
+  return { colors, vmin: -vmax, vmax, cmap: "RdBu_r", ticks };
+}
+
+/** A kernel grid's meta: 32 filters of 3 x 3 at 10 px a weight, 2 x 16, gap 1. */
+export function kernelMeta(
+  role: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    role,
+    kind: "kernels",
+    width: 16 * 30 + 15,
+    height: 2 * 30 + 1,
+    rows: 2,
+    cols: 16,
+    tile_width: 30,
+    tile_height: 30,
+    gap: 1,
+    channels: 32,
+    true_shape: [3, 3, 1, 32],
+    downsample: 1,
+    tiles: "filters",
+    in_channels: 1,
+    tile_output_channel: Array.from({ length: 32 }, (_, i) => i),
+    vmin: -0.3,
+    vmax: 0.3,
+    colorbar: colorbarMeta(),
+    ...extra,
+  };
+}
+
+function stats(counts: number[], mean: number, std: number): Record<string, unknown> {
+  const count = counts.reduce((a, b) => a + b, 0);
+  return { counts, mean, std, min: -0.3, max: 0.3, count, nonfinite: 0 };
+}
+
+/** A weights result: trained + baseline grids, and with `filter` the linked view's data. */
+export function weightsMessage(
+  id: number,
+  layerName: string,
+  options: { channel?: number; inChannels?: number; rgbAvailable?: boolean; bins?: number } = {},
+): { msg: Record<string, unknown>; buffers: DataView[] } {
+  const channel = options.channel ?? -1;
+  const bins = options.bins ?? 10;
+  const inChannels = options.inChannels ?? 1;
+  const edges = Array.from({ length: bins + 1 }, (_, i) => -0.3 + (0.6 * i) / bins);
+  const trainedCounts = Array.from({ length: bins }, (_, i) => (i * 7) % 5);
+  const baselineCounts = Array.from({ length: bins }, (_, i) => (i % 3) + 1);
+  const images = [
+    kernelMeta("trained", { in_channels: inChannels }),
+    kernelMeta("baseline", { in_channels: inChannels }),
+  ];
+  const data: Record<string, unknown> = {
+    kernel_shape: [3, 3, inChannels, 32],
+    bias_shape: [32],
+    depthwise: false,
+    rgb_available: options.rgbAvailable ?? false,
+    in_channels: inChannels,
+    vmax: 0.3,
+    histogram: {
+      edges,
+      bins,
+      trained: stats(trainedCounts, 0.031, 0.137),
+      baseline: stats(baselineCounts, -0.004, 0.082),
+    },
+    bias: {
+      values: Array.from({ length: 40 }, (_, i) => i / 100),
+      count: 40,
+      shown: 40,
+      truncated: false,
+      mean: 0.195,
+      std: 0.115,
+      min: 0,
+      max: 0.39,
+    },
+    baseline_bias: null,
+    colorbar: colorbarMeta(),
+  };
+  if (channel >= 0) {
+    data.filter = {
+      kind: "kernel",
+      tiles: "filters",
+      filter_index: channel,
+      output_channel: channel,
+      in_channel: 0,
+      shape: [3, 3],
+      values: [
+        [-0.3, 0.0152, -0.0108],
+        [-0.123, 0.0109, 0.119],
+        [-0.129, 0.133, 0.162],
+      ],
+      colors: [
+        ["#053061", "#f9f0eb", "#f0f4f6"],
+        ["#90c4dd", "#f8f2ef", "#f5a886"],
+        ["#87beda", "#ef9979", "#df765e"],
+      ],
+      bias: 0.0704,
+      vmin: -0.3,
+      vmax: 0.3,
+      mean: -0.0142,
+      std: 0.142,
+      min: -0.3,
+      max: 0.162,
+      norm: 0.428,
+      truncated: false,
+    };
+    images.push({ ...imageMeta({ rows: 1, cols: 1, width: 26, height: 26 }), role: "feature_map" });
+  }
+  const msg = resultMessage(id, layerName, {
+    view: "weights",
+    options: { in_channel: 0, rgb: false, channel },
+    image: images[0],
+    images,
+    caption: "32 filters · 3 × 3",
+    data,
+  });
+  return { msg, buffers: images.map((_, i) => pngBytes(i)) };
+}
+
+export interface PredictionSpec {
+  index: number;
+  name: string;
+  probability: number;
+}
+
+/** A Grad-CAM or saliency result: image + heatmap (+ feature map), predictions. */
+export function explainMessage(
+  id: number,
+  layerName: string,
+  view: "gradcam" | "saliency",
+  options: {
+    predictions?: PredictionSpec[];
+    classIndex?: number;
+    channel?: number;
+    method?: string;
+    smooth?: boolean;
+  } = {},
+): { msg: Record<string, unknown>; buffers: DataView[] } {
+  const predictions = options.predictions ?? [
+    { index: 3, name: "cat", probability: 0.8 },
+    { index: 5, name: "dog", probability: 0.15 },
+    { index: 1, name: "car", probability: 0.05 },
+  ];
+  const classIndex = options.classIndex ?? predictions[0]?.index ?? 0;
+  const channel = options.channel ?? -1;
+  const square = (role: string, kind: string): Record<string, unknown> => ({
+    ...imageMeta({
+      kind,
+      width: 28,
+      height: 28,
+      rows: 1,
+      cols: 1,
+      tile_width: 28,
+      tile_height: 28,
+    }),
+    gap: 0,
+    role,
+  });
+  const images = [square("image", "image"), square("heatmap", "heatmap")];
+  if (channel >= 0)
+    images.push({ ...imageMeta({ rows: 1, cols: 1, width: 11, height: 11 }), role: "feature_map" });
+  const data: Record<string, unknown> = {
+    predictions: predictions.map((p) => ({ ...p, logit: 1 })),
+    class_index: classIndex,
+    class_name: predictions.find((p) => p.index === classIndex)?.name ?? String(classIndex),
+    n_classes: 10,
+  };
+  if (view === "gradcam") {
+    data.method = options.method ?? "gradcam";
+    data.channel_weights = [
+      { channel: 7, weight: 0.5 },
+      { channel: 2, weight: 0.25 },
+      { channel: 0, weight: -0.1 },
+    ];
+    data.channels = 16;
+  } else {
+    data.smooth = options.smooth ?? false;
+  }
+  const msg = resultMessage(id, layerName, {
+    view,
+    options:
+      view === "gradcam"
+        ? { class_index: -1, cam_method: options.method ?? "gradcam", channel }
+        : { class_index: -1, smooth: options.smooth ?? false },
+    image: images[0],
+    images,
+    caption: `${view} · class ${classIndex}`,
+    data,
+  });
+  return { msg, buffers: images.map((_, i) => pngBytes(i)) };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatParams, formatShape } from "./format";
+import { formatNumber, formatParams, formatPercent, formatShape } from "./format";
 import { t, toLang, viewLabel } from "./i18n";
 import { fitWidth, MAX_UPSCALE } from "./panel";
 
@@ -54,5 +54,22 @@ describe("fitWidth", () => {
   it("stays at 1x between 1x and 2x (no blurry 1.5x) and shrinks what does not fit", () => {
     expect(fitWidth(200, 300)).toBe(200);
     expect(fitWidth(800, 400)).toBe(400);
+  });
+});
+
+describe("formatNumber and formatPercent", () => {
+  it("keeps three significant digits and drops trailing zeros", () => {
+    expect(formatNumber(0.30490809)).toBe("0.305");
+    expect(formatNumber(-0.1)).toBe("-0.1");
+    expect(formatNumber(0)).toBe("0");
+    expect(formatNumber(0.00066)).toBe("6.6e-4");
+    expect(formatNumber(null)).toBe("—");
+    expect(formatNumber(Number.NaN)).toBe("—");
+  });
+
+  it("writes probabilities as percentages", () => {
+    expect(formatPercent(0.8012)).toBe("80.1%");
+    expect(formatPercent(0.0004)).toBe("<0.1%");
+    expect(formatPercent(0)).toBe("0.0%");
   });
 });

@@ -83,8 +83,11 @@ describe("result panel", () => {
     expect(p.querySelector(".cnnviz-figure")?.classList.contains("is-stale")).toBe(true);
     // The old caption described conv1; it must not be shown under conv2's name.
     expect(p.querySelector(".cnnviz-caption")?.textContent).not.toContain("32 channels");
+    // ... nor clicked: its tiles would mean conv1's channels.
+    expect(p.querySelector(".cnnviz-view")?.hasAttribute("inert")).toBe(true);
     model.emitCustom(resultMessage(2, "conv2", { caption: "conv2 maps" }), [pngBytes(2)]);
     expect(p.querySelector(".cnnviz-figure")?.classList.contains("is-stale")).toBe(false);
+    expect(p.querySelector(".cnnviz-view")?.hasAttribute("inert")).toBe(false);
     expect(p.querySelector("img")?.getAttribute("src")).not.toBe(src);
   });
 

@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { imageMeta, pngBytes, resultMessage } from "./fakeModel";
 import { selectionKey } from "./protocol";
-import { MAX_RESULTS, needsRefresh, ResultStore, resolveDisplay, snapshotEntry } from "./state";
+import {
+  imageByRole,
+  MAX_RESULTS,
+  needsRefresh,
+  ResultStore,
+  resolveDisplay,
+  snapshotEntry,
+} from "./state";
 
 const KEY = selectionKey("conv1", "activations", 0);
 
@@ -159,5 +166,59 @@ describe("snapshot", () => {
     expect(needsRefresh(undefined, snapshot, KEY)).toBe(false);
     store.receive(pending(1));
     expect(needsRefresh(store.get(KEY), {}, KEY)).toBe(false);
+  });
+});
+
+describe("results with several images", () => {
+  it("pairs each image with its buffer, by role", () => {
+    const store = new ResultStore();
+    const images = [
+      { ...imageMeta(), role: "trained" },
+      { ...imageMeta({ kind: "kernels" }), role: "baseline" },
+    ];
+    store.receive(
+      resultMessage(1, "conv1", {
+        image: images[0],
+        images,
+        data: { vmax: 0.3 },
+        options: { channel: 2 },
+      }),
+      [pngBytes(1), pngBytes(2)],
+    );
+    const result = store.get(KEY)?.result;
+    expect(result?.images.map((m) => m.role)).toEqual(["trained", "baseline"]);
+    expect(result?.pngs.map((p) => p[8])).toEqual([1, 2]);
+    expect(result?.data).toEqual({ vmax: 0.3 });
+    expect(result?.options).toEqual({ channel: 2 });
+    expect(result && imageByRole(result, "baseline")?.png[8]).toBe(2);
+    expect(result?.images[1]?.kind).toBe("kernels");
+  });
+
+  it("leaves out an image whose buffer is missing, but needs the first", () => {
+    const store = new ResultStore();
+    const images = [
+      { ...imageMeta(), role: "image" },
+      { ...imageMeta(), role: "heatmap" },
+    ];
+    store.receive(resultMessage(1, "conv1", { images }), [pngBytes()]);
+    expect(store.get(KEY)?.result?.images.map((m) => m.role)).toEqual(["image"]);
+    store.receive(resultMessage(2, "conv1", { images }), [null, pngBytes()]);
+    expect(store.get(KEY)?.status).toBe("error");
+  });
+
+  it("reads every PNG of a snapshot, and gives the same entry for the same snapshot", () => {
+    const images = [
+      { ...imageMeta(), role: "image" },
+      { ...imageMeta(), role: "heatmap" },
+    ];
+    const snapshot = {
+      ...resultMessage(4, "conv1", { images, data: { class_index: 3 } }),
+      png: pngBytes(1),
+      pngs: [pngBytes(1), pngBytes(2)],
+    };
+    const entry = snapshotEntry(snapshot, KEY);
+    expect(entry?.result?.pngs).toHaveLength(2);
+    expect(entry?.result?.data).toEqual({ class_index: 3 });
+    expect(snapshotEntry(snapshot, KEY)).toBe(entry);
   });
 });

@@ -148,6 +148,56 @@ describe("widget", () => {
     expect(model.listenerCount()).toBe(before);
   });
 
+  it("retries with a refresh when the selected layer is clicked again in the error state", async () => {
+    const model = new FakeModel({ layers: LAYERS, layer: "conv1", snapshot: {} });
+    const { root } = await mountOne(model);
+    model.sent.length = 0;
+    const row = q(root, "[data-layer=conv1]:not([data-panel])");
+    // Ready: a click on the selected row changes nothing and asks nothing.
+    model.emitCustom(resultMessage(1, "conv1"), [pngBytes()]);
+    row.click();
+    expect(model.sent).toEqual([]);
+    expect(model.saved).toEqual([]);
+    model.emitCustom({
+      type: "error",
+      id: 2,
+      layer: "conv1",
+      view: "activations",
+      sample: 0,
+      message: "out of memory",
+    });
+    expect(q(root, "[data-panel]").dataset.state).toBe("error");
+    row.click();
+    expect(model.sent).toEqual([{ type: "refresh" }]);
+    expect(model.saved).toEqual([]);
+    // The kernel's answer to the retry clears the error.
+    model.emitCustom({ type: "pending", id: 3, layer: "conv1", view: "activations", sample: 0 });
+    expect(q(root, "[data-panel]").dataset.state).toBe("loading");
+    model.emitCustom(resultMessage(3, "conv1"), [pngBytes()]);
+    expect(q(root, "[data-panel]").dataset.state).toBe("ready");
+  });
+
+  it("keeps data-panel current across every view and ignores other views' results", async () => {
+    const views = ["activations", "weights", "gradcam", "saliency"];
+    const model = new FakeModel({ layers: LAYERS, layer: "conv1", views });
+    const { root } = await mountOne(model);
+    const panel = q(root, "[data-panel]");
+    for (const view of views) {
+      q(root, `[role=tab][data-view=${view}]`).click();
+      expect(panel.dataset).toMatchObject({ view, layer: "conv1", state: "loading" });
+      // A result for the feature maps does not make another tab ready.
+      if (view !== "activations") {
+        model.emitCustom(resultMessage(50, "conv1"), [pngBytes()]);
+        expect(panel.dataset.state).toBe("loading");
+      }
+      model.emitCustom(resultMessage(100 + views.indexOf(view), "conv1", { view }), [
+        pngBytes(),
+        pngBytes(1),
+      ]);
+      expect(panel.dataset).toMatchObject({ view, state: "ready" });
+    }
+  });
+
   it("copes with missing or odd trait values", async () => {
     const model = new FakeModel({ layers: undefined, samples: null, views: [] } as never);
     const { root } = await mountOne(model);

@@ -191,7 +191,15 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
     ["change:lang", onLang],
     ["change:snapshot", updatePanel],
     ...(
-      ["class_names", "class_index", "cam_method", "smooth", "in_channel", "rgb", "channel"] as const
+      [
+        "class_names",
+        "class_index",
+        "cam_method",
+        "smooth",
+        "in_channel",
+        "rgb",
+        "channel",
+      ] as const
     ).map((name): [string, () => void] => [`change:${name}`, updatePanel]),
   ];
   for (const [event, callback] of listeners) model.on(event, callback);
