@@ -62,7 +62,10 @@ const answer = () => {
   const id = nextId++;
   const base = { id, layer: state.layer, view: state.view, sample: state.sample };
   const saved = results[key];
-  if (saved) emit("msg:custom", { ...saved.content, ...base }, saved.pngs);
+  // A saved result answers only the options it was computed with (class, method, channel...).
+  const options = saved ? saved.content.options ?? {} : {};
+  const same = Object.keys(options).every((name) => state[name] === options[name]);
+  if (saved && same) emit("msg:custom", { ...saved.content, ...base }, saved.pngs);
   else emit("msg:custom", { ...base, type: "error",
     message: "This page was saved without a kernel; this view was not included." });
 };

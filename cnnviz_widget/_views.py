@@ -225,7 +225,12 @@ def gradcam_view(explorer: LayerExplorer, request: Request) -> ViewResult:
         "channel_weights": [{"channel": int(c), "weight": float(weights[c])} for c in ranked],
         "channels": int(weights.shape[0]),
     }
-    return ViewResult(pictures, heat.caption, [], data)
+    warnings = []
+    if not np.any(result.cam[0] > 0):
+        warnings.append(
+            f"the map is zero everywhere: no positive evidence for this class at {result.layer}"
+        )
+    return ViewResult(pictures, heat.caption, warnings, data)
 
 
 def saliency_view(explorer: LayerExplorer, request: Request) -> ViewResult:
