@@ -24,12 +24,16 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "weights": ("in_channel", "rgb", "channel"),
     "gradcam": ("class_index", "cam_method", "channel"),
     "saliency": ("class_index", "smooth"),
+    "filters": ("filter_count",),
 }
 #: Heatmaps use a rainbow map as the Grad-CAM paper and the references do.
 HEATMAP_CMAP = "jet"
 TOP_K = 5
 RANKED_CHANNELS = 64
 SMOOTHGRAD_SAMPLES = 25
+#: Gradient-ascent steps for filter patterns, and how often a partial grid is sent.
+FILTER_STEPS = 30
+FILTER_PROGRESS_EVERY = 3
 
 
 @dataclass(frozen=True)
@@ -266,9 +270,52 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return (shifted / shifted.sum()).astype(np.float32)
 
 
+def filters_view(explorer: LayerExplorer, request: Request) -> ViewResult:
+    from .methods.maximize import maximize_filters, pattern_picture
+
+    info = explorer.layer_info(request.layer)
+    channels = info.output_shape[-1] if info.output_shape else None
+    if info.kind == "input" or not channels:
+        raise ValueError(
+            f"Filter patterns need a layer with channels or units; {info.name!r} ({info.type}) "
+            f"outputs shape {info.output_shape}."
+        )
+    indices = list(range(min(int(request.option("filter_count")), int(channels))))
+    input_range = explorer._input_range()
+
+    def picture(images: np.ndarray, step: int) -> Picture:
+        return pattern_picture(
+            images,
+            filter_indices=indices,
+            step=step,
+            steps=FILTER_STEPS,
+            input_range=input_range,
+        )
+
+    def on_step(step: int, images: np.ndarray, values: np.ndarray) -> None:
+        if step % FILTER_PROGRESS_EVERY == 0 and step < FILTER_STEPS:
+            partial = picture(images, step)
+            explorer._send_progress(request, ViewResult([("main", partial)], partial.caption))
+
+    images = maximize_filters(
+        explorer._adapter,
+        request.layer,
+        indices,
+        steps=FILTER_STEPS,
+        seed=0,
+        input_range=input_range,
+        should_stop=lambda: explorer._is_stale(request),
+        on_step=on_step,
+    )
+    final = picture(images, FILTER_STEPS)
+    data = {"filters": indices, "channels": int(channels), "steps": FILTER_STEPS}
+    return ViewResult([("main", final)], final.caption, list(final.warnings), data)
+
+
 RENDERERS: dict[str, Callable[[LayerExplorer, Request], ViewResult]] = {
     "activations": activations_view,
     "weights": weights_view,
     "gradcam": gradcam_view,
     "saliency": saliency_view,
+    "filters": filters_view,
 }

@@ -39,8 +39,8 @@ if not (_STATIC / "widget.js").exists():
         "source checkout."
     )
 
-#: Views this version draws, in tab order (DESIGN.md lists five; filters land later).
-AVAILABLE_VIEWS: tuple[str, ...] = ("activations", "weights", "gradcam", "saliency")
+#: Views, in tab order.
+AVAILABLE_VIEWS: tuple[str, ...] = ("activations", "weights", "gradcam", "saliency", "filters")
 CAM_METHODS = ("gradcam", "gradcam++", "layercam", "scorecam")
 LANGUAGES = ("en", "ko")
 #: At most this many thumbnails are sent to the browser.
@@ -163,6 +163,8 @@ class LayerExplorer(anywidget.AnyWidget):
     rgb = traitlets.Bool(False).tag(sync=True)
     #: The filter/channel opened in the linked view (-1: none).
     channel = traitlets.Int(-1).tag(sync=True)
+    #: How many filters the Filters tab draws (the first ones of the layer).
+    filter_count = traitlets.Int(16).tag(sync=True)
     snapshot = traitlets.Dict().tag(sync=True)
 
     def __init__(
@@ -266,6 +268,13 @@ class LayerExplorer(anywidget.AnyWidget):
         if value < -1 or (self.class_names and value >= len(self.class_names)):
             top = len(self.class_names) - 1 if self.class_names else "the number of classes"
             raise ValueError(f"class_index must be -1 (top class) or 0..{top}, got {value}.")
+        return value
+
+    @traitlets.validate("filter_count")
+    def _valid_filter_count(self, proposal: Any) -> int:
+        value = int(proposal["value"])
+        if not 1 <= value <= 512:
+            raise ValueError(f"filter_count must be between 1 and 512, got {value}.")
         return value
 
     @traitlets.validate("lang")
@@ -412,20 +421,40 @@ class LayerExplorer(anywidget.AnyWidget):
             return
         if self._is_stale(request):
             return
+        content, pngs = self._message(request, result, final=True)
+        if send:
+            self.send(content, buffers=pngs)
+        self.snapshot = {**content, "png": pngs[0], "pngs": pngs}
+
+    def _message(self, request: Request, result: ViewResult, *, final: bool) -> tuple[dict, list]:
         pictures = [{"role": role, **picture.meta} for role, picture in result.pictures]
-        pngs = [picture.png for _, picture in result.pictures]
         content = {
             **request.message(protocol.RESULT),
-            "final": True,
+            "final": final,
             "image": pictures[0],
             "images": pictures,
             "caption": result.caption,
             "warnings": result.warnings,
             "data": result.data,
         }
-        if send:
+        return content, [picture.png for _, picture in result.pictures]
+
+    def _send_progress(self, request: Request, result: ViewResult) -> None:
+        """Send a picture of a long computation that is still running (``final: false``)."""
+        if not self._is_stale(request):
+            content, pngs = self._message(request, result, final=False)
             self.send(content, buffers=pngs)
-        self.snapshot = {**content, "png": pngs[0], "pngs": pngs}
+
+    def _input_range(self) -> tuple[float, float]:
+        """The range of model inputs the patterns stay in, read off the images given."""
+        if self._inputs is None:
+            return (0.0, 1.0)
+        lo, hi = float(np.nanmin(self._inputs[0])), float(np.nanmax(self._inputs[0]))
+        if lo >= 0.0 and hi <= 1.0:
+            return (0.0, 1.0)
+        if lo >= 0.0 and hi <= 255.0:
+            return (0.0, 255.0)
+        return (lo, hi)
 
     def _result(self, request: Request) -> ViewResult:
         result = self._results.get(request.key)

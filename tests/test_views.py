@@ -138,3 +138,57 @@ def test_save_html_is_standalone_and_escapes_model_text(explorer, tmp_path):
         assert layer["name"] in text
     # Every layer's feature maps for the current sample travel with the page.
     assert text.count("|activations|0") == len(explorer.layers)
+
+
+def _recording(explorer):
+    import threading
+
+    messages, changed = [], threading.Condition()
+
+    def send(content, buffers=None):
+        with changed:
+            messages.append(content)
+            changed.notify_all()
+
+    def wait(predicate, timeout=120):
+        with changed:
+            assert changed.wait_for(lambda: any(predicate(m) for m in messages), timeout)
+
+    explorer.send = send
+    return messages, wait
+
+
+def test_filters_tab_streams_patterns_then_the_final_grid(explorer):
+    messages, wait = _recording(explorer)
+    explorer.layer = "conv2d_1"
+    explorer.view = "filters"
+    request_id = explorer._latest
+    wait(lambda m: m["id"] == request_id and m["type"] == "result" and m["final"])
+    results = [m for m in messages if m["id"] == request_id and m["type"] == "result"]
+    steps = [m["image"]["step"] for m in results]
+    assert len(results) > 2
+    assert steps == sorted(steps)
+    assert steps[-1] == 30
+    assert [m["final"] for m in results] == [False] * (len(results) - 1) + [True]
+    final = results[-1]
+    assert (final["image"]["rows"], final["image"]["cols"]) == (2, 8)  # the first 16 filters
+    assert final["data"]["filters"] == list(range(16))
+    assert final["data"]["channels"] == 64
+    explorer.filter_count = 32
+    wait(lambda m: m["id"] == explorer._latest and m["type"] == "result" and m["final"])
+    assert messages[-1]["data"]["filters"] == list(range(32))
+
+
+def test_selecting_another_layer_stops_the_ascent(explorer):
+    messages, wait = _recording(explorer)
+    explorer.layer = "conv2d_1"
+    explorer.view = "filters"
+    first = explorer._latest
+    wait(lambda m: m["id"] == first and m["type"] == "result")  # the ascent is under way
+    explorer.layer = "conv2d"
+    second = explorer._latest
+    wait(lambda m: m["id"] == second and m["type"] == "result" and m["final"])
+    switched = next(i for i, m in enumerate(messages) if m["id"] == second)
+    late = [m for m in messages[switched:] if m["id"] == first]
+    assert len(late) <= 1  # at most the step that was already being drawn
+    assert not any(m["id"] == first and m.get("final") for m in messages)

@@ -140,7 +140,7 @@ def maximize_filters(
     # One generator per filter: its draws do not depend on the rest of the batch.
     rngs = [np.random.default_rng([int(seed), int(f)]) for f in filters]
     noise = np.stack([rng.uniform(-1, 1, shape) for rng in rngs])
-    images = ((lo + hi) / 2 + _START_NOISE * span * noise).astype(np.float32)
+    images: np.ndarray = ((lo + hi) / 2 + _START_NOISE * span * noise).astype(np.float32)
     # Further inputs of a several-input model stay grey: only the first one is the pattern.
     others = [
         np.full((len(filters), *_fixed(s[1:])), (lo + hi) / 2, np.float32) for s in input_shapes[1:]

@@ -53,7 +53,11 @@ export class ActivationsView implements ResultView {
     const h = meta.height || img.naturalHeight;
     if (!w || !h) return;
     // Mosaics, strips and small images are pixel data; a big photo is drawn smoothly.
-    const pixel = meta.kind === "mosaic" || meta.kind === "strip" || meta.kind === "kernels";
+    const pixel =
+      meta.kind === "mosaic" ||
+      meta.kind === "strip" ||
+      meta.kind === "kernels" ||
+      meta.kind === "patterns";
     place(img, pixel ? pixelFit(w, h, width) : imageFit(w, h, width));
   }
 

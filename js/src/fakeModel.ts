@@ -97,6 +97,7 @@ export function defaultTraits(): Traits {
     in_channel: 0,
     rgb: false,
     channel: -1,
+    filter_count: 16,
     snapshot: {},
   };
 }

@@ -2,6 +2,7 @@
 // loading/error states of the current selection. Each tab draws through a ResultView.
 
 import { ActivationsView } from "./activationsView";
+import { FiltersView } from "./filtersView";
 import { h, setAttrs } from "./dom";
 import { GradcamView, SaliencyView } from "./explainViews";
 import { t } from "./i18n";
@@ -24,7 +25,9 @@ export type SetTrait = ViewContext["set"];
 
 /** The renderer kind of a view: a view this build does not know draws its first image. */
 function rendererKind(view: string): string {
-  return view === "weights" || view === "gradcam" || view === "saliency" ? view : "image";
+  return view === "weights" || view === "gradcam" || view === "saliency" || view === "filters"
+    ? view
+    : "image";
 }
 
 function createView(kind: string, view: string, signal: AbortSignal): ResultView {
@@ -35,6 +38,8 @@ function createView(kind: string, view: string, signal: AbortSignal): ResultView
       return new GradcamView(signal);
     case "saliency":
       return new SaliencyView(signal);
+    case "filters":
+      return new FiltersView(signal);
     default:
       return new ActivationsView(view);
   }

@@ -41,7 +41,8 @@ export interface SampleInfo {
   caption: string;
 }
 
-export type ImageKind = "mosaic" | "strip" | "image" | "heatmap" | "kernels" | "matrix";
+export type ImageKind =
+  "mosaic" | "strip" | "image" | "heatmap" | "kernels" | "matrix" | "patterns";
 
 /** The colour scale of a kernel grid: 11 hex colours from vmin to vmax, and 5 tick values. */
 export interface Colorbar {
@@ -69,6 +70,9 @@ export interface ImageMeta {
   /** Kernel grids: how tiles are laid out ("filters", "rgb", "depthwise", "input_channels"). */
   tiles?: string;
   in_channels?: number;
+  /** Filter patterns: the gradient-ascent step drawn, of `steps`. */
+  step?: number;
+  steps?: number;
   /** Kernel grids: the output channel (feature map) of each tile. */
   tile_output_channel?: number[];
   colorbar?: Colorbar;
@@ -137,6 +141,8 @@ export interface Traits {
   rgb: boolean;
   /** The filter (weights: tile index) or channel (Grad-CAM) of the linked view; -1: none. */
   channel: number;
+  /** How many of the layer's filters the Filters tab draws. */
+  filter_count: number;
   snapshot: Snapshot;
 }
 
@@ -167,7 +173,15 @@ function isAddressed(msg: Record<string, unknown>): boolean {
   );
 }
 
-const KINDS = new Set<string>(["mosaic", "strip", "image", "heatmap", "kernels", "matrix"]);
+const KINDS = new Set<string>([
+  "mosaic",
+  "strip",
+  "image",
+  "heatmap",
+  "kernels",
+  "matrix",
+  "patterns",
+]);
 
 function finite(value: unknown): value is number {
   return typeof value === "number" && Number.isFinite(value);
@@ -213,6 +227,8 @@ export function readImageMeta(raw: unknown, role = "main"): ImageMeta {
   };
   if (typeof m.tiles === "string") meta.tiles = m.tiles;
   if (finite(m.in_channels)) meta.in_channels = m.in_channels;
+  if (finite(m.step)) meta.step = m.step;
+  if (finite(m.steps)) meta.steps = m.steps;
   if (Array.isArray(m.tile_output_channel)) {
     meta.tile_output_channel = m.tile_output_channel.filter(finite);
   }

@@ -15,6 +15,7 @@ export interface ViewTraits {
   in_channel: number;
   rgb: boolean;
   channel: number;
+  filter_count: number;
 }
 
 export type SettableTrait = keyof ViewTraits;

@@ -62,6 +62,7 @@ export function readTraits(model: Model): ViewTraits {
     in_channel: intOr(model.get("in_channel"), 0),
     rgb: model.get("rgb") === true,
     channel: intOr(model.get("channel"), -1),
+    filter_count: intOr(model.get("filter_count"), 16),
   };
 }
 
@@ -199,6 +200,7 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
         "in_channel",
         "rgb",
         "channel",
+        "filter_count",
       ] as const
     ).map((name): [string, () => void] => [`change:${name}`, updatePanel]),
   ];

@@ -76,3 +76,22 @@ def test_gradcam_tab_class_picker_explains_another_class(page, open_notebook, ke
     )
     page.click('[data-layer="conv2d"]:not([data-panel])')
     _ready(page, "conv2d", "gradcam")
+
+
+def test_filters_tab_draws_patterns_with_progress(page, open_notebook):
+    open_notebook(page, [CELL])
+    _ready(page, "conv2d", "activations")
+    page.click('[data-view="filters"]')
+    _ready(page, "conv2d", "filters")
+    image = page.locator("[data-panel] img").first
+    assert image.get_attribute("data-rows") == "2"
+    assert image.get_attribute("data-cols") == "8"
+    assert "30" in page.locator('[data-panel] [data-role="progress"]').inner_text()
+    page.click('[data-role="more-filters"]')
+    page.wait_for_function(
+        "() => { const img = document.querySelector('[data-panel] img');"
+        " return document.querySelector('[data-panel]').dataset.state === 'ready'"
+        " && img && img.dataset.rows === '4'; }",
+        polling=500,
+        timeout=READY_MS,
+    )
