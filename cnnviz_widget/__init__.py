@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ._layers import LayerInfo
 from .api import activations, layer_weights, list_layers
 from .methods.gradcam import grad_cam
+from .methods.maximize import maximize_filter
 from .methods.saliency import saliency
 from .render import mosaic
 
@@ -20,6 +21,7 @@ __all__ = [
     "grad_cam",
     "layer_weights",
     "list_layers",
+    "maximize_filter",
     "mosaic",
     "saliency",
 ]
