@@ -12,6 +12,7 @@ does not need.
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -349,6 +350,22 @@ class KerasAdapter:
         )
 
 
+def _not_about_our_functions(record: logging.LogRecord) -> bool:
+    return "KerasAdapter" not in record.getMessage()
+
+
+def _quiet_retracing_warning(tf: Any) -> None:
+    """Drop TensorFlow's "triggered tf.function retracing" warning about our functions.
+
+    The adapter compiles one function per set of layers on purpose (TensorFlow prunes what a
+    set does not need); after five sets TensorFlow warns as if that were a mistake.  The
+    filter matches only messages naming this adapter's functions.
+    """
+    logger = tf.get_logger()
+    if _not_about_our_functions not in logger.filters:
+        logger.addFilter(_not_about_our_functions)
+
+
 def _compiled_or_eager(function: Callable[..., Any], signature: list[Any]) -> Callable[..., Any]:
     """``function`` compiled with tf.function, run eagerly if the model cannot be traced.
 
@@ -357,6 +374,7 @@ def _compiled_or_eager(function: Callable[..., Any], signature: list[Any]) -> Ca
     """
     import tensorflow as tf
 
+    _quiet_retracing_warning(tf)
     compiled = tf.function(function, input_signature=signature, autograph=False)
     state = {"eager": False}
 

@@ -88,11 +88,29 @@ const en = {
   saliencyAlt: "Saliency map for class {name}",
   smoothgrad: "SmoothGrad",
   smoothgradHint: "Average the gradients of 25 noisy copies (slower, less noisy)",
+  capMosaic: "{c} channels · {shape}",
+  capTiles: " (tiles shown at {tile}, 1/{f})",
+  capStrip: "{n} values · {shape}",
+  capKernels: "{n} filters · {size}",
+  capInChannel: " · input channel {i} of {of}",
+  capMatrix: "weight matrix {shape} (in × out)",
+  capPatterns: "{n} filters · step {step}/{steps}",
+  capCam: "{method} · class {name}",
+  capSaliency: "saliency · class {name}",
 } as const;
 
 export type StringKey = keyof typeof en;
 
 const ko: Record<StringKey, string> = {
+  capMosaic: "채널 {c}개 · {shape}",
+  capTiles: " (타일 {tile}로 축소, 1/{f})",
+  capStrip: "값 {n}개 · {shape}",
+  capKernels: "필터 {n}개 · {size}",
+  capInChannel: " · 입력 채널 {i} / {of}",
+  capMatrix: "가중치 행렬 {shape} (입력 × 출력)",
+  capPatterns: "필터 {n}개 · {steps}단계 중 {step}단계",
+  capCam: "{method} · 클래스 {name}",
+  capSaliency: "돌출 맵 · 클래스 {name}",
   layerCount: "레이어 {n}개",
   layersLabel: "레이어",
   noLayers: "레이어 없음",

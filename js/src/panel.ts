@@ -2,6 +2,7 @@
 // loading/error states of the current selection. Each tab draws through a ResultView.
 
 import { ActivationsView } from "./activationsView";
+import { captionFor } from "./captions";
 import { FiltersView } from "./filtersView";
 import { h, setAttrs } from "./dom";
 import { GradcamView, SaliencyView } from "./explainViews";
@@ -106,8 +107,8 @@ export class ResultPanel {
     });
     this.#title.textContent = layer || t(lang, "selectLayer");
     // An image kept from another selection says nothing about this one: no caption for it.
-    this.#caption.textContent = result?.caption ?? "";
-    this.#caption.hidden = !result?.caption;
+    this.#caption.textContent = captionFor(result, lang);
+    this.#caption.hidden = !this.#caption.textContent;
     this.#renderWarnings(result?.warnings ?? [], lang);
 
     this.#error.hidden = state !== "error";
