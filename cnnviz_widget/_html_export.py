@@ -97,8 +97,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def _script_json(value: Any) -> str:
-    # "</" would close the <script> element early; "<\/" is the same JSON string.
-    return json.dumps(_jsonable(value)).replace("</", "<\\/")
+    # Any "<" inside a <script> can end it or switch the HTML parser into an escaped state
+    # ("</script", "<!--"); "\u003c" is the same character in a JSON string.
+    return json.dumps(_jsonable(value)).replace("<", "\\u003c")
 
 
 def _saved_results(explorer: LayerExplorer) -> dict[str, Any]:
@@ -131,8 +132,8 @@ def _saved_results(explorer: LayerExplorer) -> dict[str, Any]:
     snapshot = dict(explorer.snapshot)
     if snapshot.get("type") == "result":
         key = f"{snapshot['layer']}|{snapshot['view']}|{snapshot['sample']}"
-        content = {k: v for k, v in snapshot.items() if k not in ("png", "pngs")}
-        results[key] = {"content": content, "pngs": snapshot.get("pngs", [snapshot.get("png")])}
+        content = {k: v for k, v in snapshot.items() if k != "pngs"}
+        results[key] = {"content": content, "pngs": snapshot["pngs"]}
     return results
 
 
@@ -144,7 +145,7 @@ def standalone_html(explorer: LayerExplorer, title: str | None = None) -> str:
     state = {name: getattr(explorer, name) for name in _STATE_TRAITS}
     title = title or f"cnnviz: {explorer.model_name}"
     results = _script_json(_saved_results(explorer))
-    loader = f"const ESM = {json.dumps(esm).replace('</', '<' + chr(92) + '/')};\n{_LOADER}"
+    loader = f"const ESM = {json.dumps(esm).replace('<', chr(92) + 'u003c')};\n{_LOADER}"
     return f"""<!doctype html>
 <html lang="{html.escape(explorer.lang)}">
 <head>

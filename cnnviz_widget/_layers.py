@@ -132,7 +132,11 @@ class UnknownLayerError(KeyError, ValueError):
             # Names of nested layers are long: also match on the last path component.
             tail = name.rsplit("/", 1)[-1]
             close = [k for k in known if k.rsplit("/", 1)[-1] == tail][:5]
-        hint = f" Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
+        if close:
+            hint = f" Did you mean: {', '.join(repr(c) for c in close)}?"
+        else:
+            some = ", ".join(repr(k) for k in known[:8]) + (", ..." if len(known) > 8 else "")
+            hint = f" Its layers are: {some}" if known else " It has no layers."
         self.message = f"The model has no layer named {name!r}.{hint}"
         super().__init__(self.message)
 

@@ -22,7 +22,7 @@ of ``images`` in ``buffers``::
     browser -> kernel
       {"type": "refresh"}   # compute the current selection again (a late view, a retry)
 
-``snapshot`` holds the latest final result (its message plus ``png`` and ``pngs``) or the
+``snapshot`` holds the latest final result (its message plus ``pngs``) or the
 latest error, so a saved notebook or exported HTML shows it without a kernel.
 """
 
@@ -32,5 +32,3 @@ PENDING = "pending"
 RESULT = "result"
 ERROR = "error"
 REFRESH = "refresh"
-
-VIEWS = ("activations", "weights", "gradcam", "saliency", "filters")

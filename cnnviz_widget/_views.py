@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .methods import softmax
 from .render import Picture, colorize, encode_png, feature_map_picture
 
 if TYPE_CHECKING:
@@ -250,7 +251,7 @@ def saliency_view(explorer: LayerExplorer, request: Request) -> ViewResult:
         smooth_samples=SMOOTHGRAD_SAMPLES if smooth else 0,
     )[0]
     logits = explorer._adapter.logits(inputs)[0]
-    probabilities = _softmax(logits)
+    probabilities = softmax(logits.astype(np.float64)).astype(np.float32)
     chosen = int(np.argmax(logits)) if class_index < 0 else class_index
     kind = f"SmoothGrad ({SMOOTHGRAD_SAMPLES} samples)" if smooth else "input gradients"
     heat = _heatmap_picture(values, f"saliency · {kind} · class {explorer._class_name(chosen)}")
@@ -263,11 +264,6 @@ def saliency_view(explorer: LayerExplorer, request: Request) -> ViewResult:
         "n_classes": int(logits.shape[-1]),
     }
     return ViewResult(pictures, heat.caption, [], data)
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits.astype(np.float64) - logits.max())
-    return (shifted / shifted.sum()).astype(np.float32)
 
 
 def filters_view(explorer: LayerExplorer, request: Request) -> ViewResult:

@@ -15,8 +15,7 @@ import logging
 import pathlib
 import threading
 import traceback
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import anywidget
@@ -24,7 +23,8 @@ import numpy as np
 import traitlets
 
 from . import _protocol as protocol
-from ._inputs import Preprocess, display_images, model_inputs, prebuild_inputs
+from ._cache import BytesLRU
+from ._inputs import Preprocess, display_images
 from ._layers import LayerInfo, resolve_layer
 from ._views import OPTIONS, RENDERERS, Request, ViewResult
 from .adapters import adapter_for
@@ -71,41 +71,6 @@ class _Mailbox:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-
-
-class _LRU:
-    """A cache bounded by the bytes of its values."""
-
-    def __init__(self, max_bytes: int, size: Callable[[Any], int]) -> None:
-        self.max_bytes = max_bytes
-        self._size = size
-        self._items: OrderedDict[Any, Any] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> Any | None:
-        with self._lock:
-            if key not in self._items:
-                return None
-            self._items.move_to_end(key)
-            return self._items[key]
-
-    def put(self, key: Any, value: Any) -> None:
-        with self._lock:
-            if key in self._items:
-                self._bytes -= self._size(self._items.pop(key))
-            self._items[key] = value
-            self._bytes += self._size(value)
-            while self._bytes > self.max_bytes and len(self._items) > 1:
-                _, old = self._items.popitem(last=False)
-                self._bytes -= self._size(old)
-
-    @property
-    def nbytes(self) -> int:
-        return self._bytes
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class LayerExplorer(anywidget.AnyWidget):
@@ -183,22 +148,23 @@ class LayerExplorer(anywidget.AnyWidget):
         self._adapter = adapter_for(model)
         self._model = model
         self._preprocess = preprocess
-        self.baseline = baseline
+        self._baseline = baseline
         self._inputs: list[np.ndarray] | None = None
         self._display = np.zeros((0, 1, 1), np.uint8)
         thumbnails: list[dict[str, Any]] = []
         if images is not None:
-            self._adapter.ensure_built(prebuild_inputs(images, preprocess))
+            from .methods import prepare
+
+            self._adapter, self._inputs = prepare(model, images, preprocess)  # ValueError if bad
             shapes = self._adapter.input_shapes()
-            self._inputs = model_inputs(images, shapes, preprocess)  # ValueError on bad shapes
             self._display = display_images(images, len(shapes), len(shapes[0]) - 1)
             thumbnails = [
                 {"thumbnail": thumbnail_png(image), "caption": f"#{i}"}
                 for i, image in enumerate(self._display[:MAX_THUMBNAILS])
             ]
         self._infos = self._adapter.list_layers()
-        self._activations = _LRU(cache_bytes, lambda acts: sum(a.nbytes for a in acts.values()))
-        self._results = _LRU(64 * 2**20, lambda result: result.nbytes)
+        self._activations = BytesLRU(cache_bytes, lambda acts: sum(a.nbytes for a in acts.values()))
+        self._results = BytesLRU(64 * 2**20, lambda result: result.nbytes)
         from .methods.gradcam import CamCache
 
         self._cams = CamCache()
@@ -347,14 +313,42 @@ class LayerExplorer(anywidget.AnyWidget):
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         # Static viewers (GitHub, nbviewer without widget state) show the last image.
         bundle = super()._repr_mimebundle_(**kwargs)
-        png = self.snapshot.get("png")
+        pngs = self.snapshot.get("pngs") or [None]
+        png = pngs[0]
         if bundle is not None and png:
             data, metadata = bundle
             data = {**data, "image/png": base64.b64encode(png).decode("ascii")}
             return data, metadata
         return bundle
 
+    def refresh(self) -> None:
+        """Forget cached activations and pictures and draw the current view again.
+
+        Call it after changing the model's weights (training it further, ``set_weights``):
+        the explorer caches what it computed, and cannot see the weights change.
+        """
+        self._activations.clear()
+        self._results.clear()
+        self._cams.clear()
+        self._submit()
+
+    @property
+    def baseline(self) -> Any:
+        """What the weights view compares against: ``"untrained"``, a model, or None."""
+        return self._baseline
+
+    @baseline.setter
+    def baseline(self, value: Any) -> None:
+        self._baseline = value
+        if hasattr(self, "_results"):  # the weights pictures show the old baseline
+            self._results.clear()
+            if self.view == "weights":
+                self._submit()
+
     def close(self) -> None:
+        with getattr(self, "_id_lock", threading.Lock()):
+            # Running work (Score-CAM, filter ascent) checks this id and stops.
+            self._latest = getattr(self, "_latest", 0) + 1
         mailbox = getattr(self, "_mailbox", None)  # absent when __init__ raised early
         if mailbox is not None:
             mailbox.close()
@@ -424,7 +418,7 @@ class LayerExplorer(anywidget.AnyWidget):
         content, pngs = self._message(request, result, final=True)
         if send:
             self.send(content, buffers=pngs)
-        self.snapshot = {**content, "png": pngs[0], "pngs": pngs}
+        self.snapshot = {**content, "pngs": pngs}
 
     def _message(self, request: Request, result: ViewResult, *, final: bool) -> tuple[dict, list]:
         pictures = [{"role": role, **picture.meta} for role, picture in result.pictures]

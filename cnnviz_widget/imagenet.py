@@ -136,6 +136,18 @@ class _TensorRef:
     def resolve(self) -> np.ndarray:
         data = self.storage.data
         assert data is not None
+        # Every number comes from the file: check that the view stays inside the storage
+        # before as_strided, which would otherwise read (or crash on) memory outside it.
+        numbers = (self.offset, *self.size, *self.stride)
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
+            raise ValueError("A tensor in the weights file has an invalid offset, size or stride.")
+        if len(self.size) != len(self.stride):
+            raise ValueError("A tensor in the weights file has mismatched size and stride.")
+        last = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride, strict=True))
+        if any(n == 0 for n in self.size):
+            last = self.offset - 1
+        if self.offset > len(data) or last >= len(data):
+            raise ValueError("A tensor in the weights file reaches outside its storage.")
         if not self.size:
             return data[self.offset].copy()
         item = data.itemsize

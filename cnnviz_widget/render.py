@@ -210,9 +210,9 @@ def _mosaic_picture(x: np.ndarray, max_side: int) -> Picture:
     atlas = atlas.astype(np.uint8)
     for i in range(c):
         r, k = divmod(i, cols)
-        atlas[r * (th + GAP) : r * (th + GAP) + th, k * (tw + GAP) : k * (tw + GAP) + tw] = (
-            index[:, :, i]
-        )
+        atlas[r * (th + GAP) : r * (th + GAP) + th, k * (tw + GAP) : k * (tw + GAP) + tw] = index[
+            :, :, i
+        ]
     warnings = _value_warnings(x)
     finite = np.isfinite(x)
     lo = np.where(finite, x, np.inf).min(axis=(0, 1))

@@ -70,7 +70,7 @@ def test_initial_state(explorer, seq_with_input):
     snap = explorer.snapshot
     assert snap["type"] == "result"
     assert snap["layer"] == "conv_a"
-    assert Image.open(io.BytesIO(snap["png"])).size == (8 * 26 + 7 * GAP, 1 * 26)
+    assert Image.open(io.BytesIO(snap["pngs"][0])).size == (8 * 26 + 7 * GAP, 1 * 26)
 
 
 def test_selection_yields_one_image_message_of_the_right_size(
@@ -95,7 +95,7 @@ def test_selection_yields_one_image_message_of_the_right_size(
     opaque = image[..., 3] == 255
     assert np.abs(image[..., :3][opaque].astype(float) - want[opaque]).max() <= 0.51
     assert explorer.snapshot["layer"] == "conv_b"
-    assert explorer.snapshot["png"] == buffers[0]
+    assert explorer.snapshot["pngs"] == buffers
 
 
 def test_stale_requests_are_dropped(explorer):
@@ -197,3 +197,28 @@ def test_user_model_unchanged(seq_with_input, digits_like):
         np.array_equal(a, b) for a, b in zip(before, seq_with_input.get_weights(), strict=True)
     )
     np.testing.assert_array_equal(seq_with_input.predict(digits_like, verbose=0), out)
+
+
+def test_close_stops_running_work(seq_with_input, digits_like):
+    widget = LayerExplorer(seq_with_input, digits_like)
+    request = widget._new_request()
+    assert not widget._is_stale(request)
+    widget.close()
+    assert widget._is_stale(request)  # Score-CAM and filter ascent check this between steps
+
+
+def test_refresh_after_the_weights_change(keras, digits_like):
+    model = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3, name="conv")], name="retrain"
+    )
+    widget = LayerExplorer(model, digits_like)
+    recorder = Recorder(widget)
+    before = widget.snapshot["pngs"][0]
+    kernel, bias = model.get_layer("conv").get_weights()
+    model.get_layer("conv").set_weights([-kernel, bias + 1.0])
+    widget.refresh()
+    _content, buffers = recorder.wait_for("result", _last_pending(recorder))
+    assert buffers[0] != before
+    expected = activations(model, digits_like[0], "conv")["conv"][0]
+    np.testing.assert_allclose(widget.feature_maps("conv"), expected, atol=1e-5)
+    widget.close()

@@ -239,3 +239,18 @@ def test_transposed_conv_kernel_is_in_out_ordered(keras):
     stored = model.get_layer("up").kernel.numpy()  # Keras keeps (kh, kw, out, in)
     np.testing.assert_array_equal(kernel, stored.transpose(0, 1, 3, 2))
     assert bias.shape == (5,)
+
+
+def test_never_built_sequential_with_one_unbatched_image(keras, digits_like):
+    model = keras.Sequential([keras.layers.Conv2D(4, 3, name="c"), keras.layers.Flatten()])
+    with pytest.raises(ValueError, match=r"rank 4.*\(28, 28\)"):
+        activations(model, digits_like[0, ..., 0])  # rank 2: neither one image nor a batch
+    assert not model.built  # a wrong example did not fix a wrong input shape
+    got = activations(model, digits_like[0], "c")["c"]  # one image, no batch axis
+    assert got.shape == (1, 26, 26, 4)
+    assert activations(model, digits_like, "c")["c"].shape == (3, 26, 26, 4)
+
+
+def test_unknown_layer_without_close_match_lists_the_layers(seq_with_input, digits_like):
+    with pytest.raises(KeyError, match="Its layers are: 'conv_a'"):
+        activations(seq_with_input, digits_like, "zzzz")

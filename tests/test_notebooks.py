@@ -68,7 +68,7 @@ def test_saved_widget_state_carries_frontend_and_images(tmp_path):
     assert ".cnnviz" in explorer["state"]["_css"]
     assert explorer["state"]["layer"] == "conv2d"
     buffers = {tuple(b["path"]): base64.b64decode(b["data"]) for b in explorer["buffers"]}
-    png = buffers[("snapshot", "png")]
+    png = buffers[("snapshot", "pngs", 0)]
     assert png.startswith(b"\x89PNG")
     assert buffers[("samples", 0, "thumbnail")].startswith(b"\x89PNG")
 

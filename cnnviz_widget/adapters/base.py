@@ -19,6 +19,10 @@ class Adapter(Protocol):
         """Shapes of the model's inputs, batch axis first as ``None``, channels-last."""
         ...
 
+    def is_built(self) -> bool:
+        """Whether the model's input shapes are known (no example needed)."""
+        ...
+
     def ensure_built(self, inputs: Sequence[np.ndarray]) -> None:
         """Build a model that has never been called, from example inputs."""
         ...

@@ -71,6 +71,15 @@ def _graph_of(model: Any) -> Any | None:
     return None
 
 
+def _expected_rank(layer: Any) -> int | None:
+    """The input rank a layer asks for (its input_spec), batch axis included, if it says."""
+    spec = getattr(layer, "input_spec", None)
+    if isinstance(spec, (list, tuple)):
+        spec = spec[0] if spec else None
+    rank = getattr(spec, "ndim", None) or getattr(spec, "min_ndim", None)
+    return int(rank) if rank else None
+
+
 def _is_nested_model(layer: Any) -> bool:
     return isinstance(layer, keras.Model)
 
@@ -129,14 +138,32 @@ class KerasAdapter:
             (None, *(None if d is None else int(d) for d in tuple(t.shape)[1:])) for t in inputs
         ]
 
+    def is_built(self) -> bool:
+        return bool(self.model.built) and (
+            _graph_of(self.model) is not None or not isinstance(self.model, keras.Sequential)
+        )
+
     def ensure_built(self, inputs: Sequence[np.ndarray]) -> None:
         with self._lock:
-            if self.model.built and _graph_of(self.model) is not None:
+            if self.is_built():
                 return
             if isinstance(self.model, keras.Sequential):
                 # A Sequential never called has no graph; building one from the example's
-                # shape is what its first call would do anyway.
-                self.model.build((None, *inputs[0].shape[1:]))
+                # shape is what its first call would do anyway.  The example may lack the
+                # batch axis; anything else of the wrong rank must not fix a wrong shape.
+                x = inputs[0]
+                rank = _expected_rank(self.model.layers[0]) if self.model.layers else None
+                if rank is not None and x.ndim == rank - 1:
+                    shape = (None, *x.shape)
+                elif rank is not None and x.ndim != rank:
+                    raise ValueError(
+                        f"The model {self.model.name!r} has not been built yet and its first "
+                        f"layer expects inputs of rank {rank} (batch first), but received an "
+                        f"array of shape {x.shape}."
+                    )
+                else:
+                    shape = (None, *x.shape[1:])
+                self.model.build(shape)
                 self._layers = None
                 return
             if not self.model.built:
@@ -180,10 +207,6 @@ class KerasAdapter:
             objects[name] = layer
             if nested:
                 self._collect(layer, name + _SEP, name, infos, objects)
-
-    def layer_object(self, layer: str | LayerInfo) -> Any:
-        info = resolve_layer(self.list_layers(), layer)
-        return self._objects[info.name]
 
     # ------------------------------------------------------------ forward pass
     def activations(

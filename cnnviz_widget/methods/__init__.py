@@ -30,7 +30,8 @@ def prepare(
 ) -> tuple[Adapter, list[np.ndarray]]:
     """The model's adapter and ``images`` validated as float32 model inputs."""
     adapter = adapter_for(model)
-    adapter.ensure_built(prebuild_inputs(images, preprocess))
+    if not adapter.is_built():
+        adapter.ensure_built(prebuild_inputs(images, preprocess))
     return adapter, model_inputs(images, adapter.input_shapes(), preprocess)
 
 
@@ -60,6 +61,8 @@ def class_request(class_index: Any, n_samples: int, n_classes: int | None) -> np
     if class_index is None:
         return np.full(n_samples, -1, dtype=np.int32)
     request = np.asarray(class_index)
+    if request.size == 0 and request.ndim == 1:
+        request = request.astype(np.int32)  # [] is a sequence of the wrong length, not floats
     if request.dtype == np.bool_ or not np.issubdtype(request.dtype, np.integer):
         raise TypeError(
             f"class_index must be None, an int or a sequence of ints, got {class_index!r}."

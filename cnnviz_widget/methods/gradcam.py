@@ -10,14 +10,13 @@ to the input, min-max scaled.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import numpy as np
 
+from .._cache import BytesLRU
 from .._inputs import Preprocess
 from .._layers import LayerInfo, resolve_layer
 from . import (
@@ -73,7 +72,7 @@ class CamResult:
         return order, np.take_along_axis(self.probabilities, order, axis=-1)
 
 
-class CamCache:
+class CamCache(BytesLRU):
     """Earlier passes, so that switching the class or the method on the same images and layer
     reuses them.
 
@@ -84,32 +83,12 @@ class CamCache:
     """
 
     def __init__(self, max_bytes: int = 256 * 2**20) -> None:
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[tuple[Any, ...], tuple[np.ndarray, ...]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+        super().__init__(max_bytes, lambda arrays: sum(a.nbytes for a in arrays))
 
-    def get(self, key: tuple[Any, ...]) -> tuple[np.ndarray, ...] | None:
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-            return value
-
-    def put(self, key: tuple[Any, ...], value: tuple[np.ndarray, ...]) -> None:
-        size = sum(a.nbytes for a in value)
-        with self._lock:
-            if key in self._entries:
-                self._bytes -= sum(a.nbytes for a in self._entries.pop(key))
-            if size > self.max_bytes:
-                return
-            for array in value:  # results share these arrays: keep the cache from edits
-                array.flags.writeable = False
-            self._entries[key] = value
-            self._bytes += size
-            while self._bytes > self.max_bytes:
-                _, dropped = self._entries.popitem(last=False)
-                self._bytes -= sum(a.nbytes for a in dropped)
+    def put(self, key: Any, value: tuple[np.ndarray, ...]) -> None:
+        for array in value:  # results share these arrays: keep the cache from edits
+            array.flags.writeable = False
+        super().put(key, value)
 
 
 class _Evidence:

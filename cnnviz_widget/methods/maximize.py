@@ -60,6 +60,7 @@ def maximize_filter(
     steps: int = 30,
     size: tuple[int, int] | None = None,
     seed: int = 0,
+    input_range: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """The input that one filter of ``layer`` responds to most, by gradient ascent.
 
@@ -78,13 +79,17 @@ def maximize_filter(
         allowed only where the model's input leaves it open (``None``).
     seed : int
         The same seed gives the same image.
+    input_range : (float, float), optional
+        The range of the model's inputs (after any preprocessing); ``(0, 1)`` by default.
 
     Returns
     -------
     numpy.ndarray
-        ``(H, W, C)`` float32, a model input in ``[0, 1]``.
+        ``(H, W, C)`` float32, a model input within ``input_range``.
     """
-    return maximize_filters(model, layer, [filter_index], steps=steps, size=size, seed=seed)[0]
+    return maximize_filters(
+        model, layer, [filter_index], steps=steps, size=size, seed=seed, input_range=input_range
+    )[0]
 
 
 def maximize_filters(

@@ -157,9 +157,7 @@ def _as_conv4d(kernel: np.ndarray) -> tuple[np.ndarray, str]:
     )
 
 
-def tiles_mode(
-    kernel_shape: tuple[int, ...], *, rgb: bool = False, depthwise: bool = False
-) -> str:
+def tiles_mode(kernel_shape: tuple[int, ...], *, rgb: bool = False, depthwise: bool = False) -> str:
     """How a conv kernel's grid is tiled (see :func:`kernel_grid_picture`)."""
     n_in, n_out = kernel_shape[-2], kernel_shape[-1]
     if rgb:
@@ -176,9 +174,7 @@ def can_draw_rgb(kernel_shape: tuple[int, ...], *, depthwise: bool = False) -> b
     return len(kernel_shape) in (3, 4, 5) and kernel_shape[-2] == 3 and not depthwise
 
 
-def _tiles(
-    k4: np.ndarray, mode: str, in_channel: int
-) -> tuple[np.ndarray, list[int]]:
+def _tiles(k4: np.ndarray, mode: str, in_channel: int) -> tuple[np.ndarray, list[int]]:
     """The tiles of a grid, (n, kh, kw) or (n, kh, kw, 3), and each tile's output channel."""
     kh, kw, n_in, n_out = k4.shape
     if mode == "rgb":
@@ -295,7 +291,7 @@ def kernel_grid_picture(
     atlas = np.zeros((rows * th + (rows - 1) * gap, cols * tw + (cols - 1) * gap, 4), np.uint8)
     for i in range(n):
         r, c = divmod(i, cols)
-        tile = atlas[r * (th + gap): r * (th + gap) + th, c * (tw + gap): c * (tw + gap) + tw]
+        tile = atlas[r * (th + gap) : r * (th + gap) + th, c * (tw + gap) : c * (tw + gap) + tw]
         tile[..., :3] = pixels[i]
         tile[..., 3] = 255
 
@@ -320,14 +316,28 @@ def kernel_grid_picture(
         caption += f" · {note}"
 
     meta = {
-        "kind": "kernels", "width": int(atlas.shape[1]), "height": int(atlas.shape[0]),
-        "rows": rows, "cols": cols, "tile_width": tw, "tile_height": th, "gap": gap,
-        "channels": n, "true_shape": [int(d) for d in k.shape], "downsample": 1,
-        "cell": cell, "tiles": mode, "rgb": mode == "rgb",
+        "kind": "kernels",
+        "width": int(atlas.shape[1]),
+        "height": int(atlas.shape[0]),
+        "rows": rows,
+        "cols": cols,
+        "tile_width": tw,
+        "tile_height": th,
+        "gap": gap,
+        "channels": n,
+        "true_shape": [int(d) for d in k.shape],
+        "downsample": 1,
+        "cell": cell,
+        "tiles": mode,
+        "rgb": mode == "rgb",
         "in_channel": in_channel if mode == "filters" else None,
-        "in_channels": n_in, "out_channels": n_out if mode != "depthwise" else n,
-        "kernel_size": [kh, kw], "tile_output_channel": out_of_tile,
-        "vmin": -scale, "vmax": scale, "cmap": "rgb" if mode == "rgb" else cmap,
+        "in_channels": n_in,
+        "out_channels": n_out if mode != "depthwise" else n,
+        "kernel_size": [kh, kw],
+        "tile_output_channel": out_of_tile,
+        "vmin": -scale,
+        "vmax": scale,
+        "cmap": "rgb" if mode == "rgb" else cmap,
         "colorbar": colorbar(scale, cmap, rgb=mode == "rgb"),
     }
     return Picture(encode_png(atlas), meta, caption, notes)
@@ -385,13 +395,25 @@ def matrix_picture(
     if fy > 1 or fx > 1:
         caption += f" · shown at {h} × {w} (block means of {fy} × {fx})"
     meta = {
-        "kind": "matrix", "width": int(pixels.shape[1]), "height": int(pixels.shape[0]),
-        "rows": 1, "cols": 1, "tile_width": int(pixels.shape[1]),
-        "tile_height": int(pixels.shape[0]), "gap": 0, "channels": 1,
-        "true_shape": [int(n_in), int(n_out)], "downsample": max(fy, fx),
-        "downsample_axes": [fy, fx], "shown_shape": [h, w],
-        "cell_height": cy, "cell_width": cx,
-        "vmin": -scale, "vmax": scale, "cmap": cmap, "colorbar": colorbar(scale, cmap),
+        "kind": "matrix",
+        "width": int(pixels.shape[1]),
+        "height": int(pixels.shape[0]),
+        "rows": 1,
+        "cols": 1,
+        "tile_width": int(pixels.shape[1]),
+        "tile_height": int(pixels.shape[0]),
+        "gap": 0,
+        "channels": 1,
+        "true_shape": [int(n_in), int(n_out)],
+        "downsample": max(fy, fx),
+        "downsample_axes": [fy, fx],
+        "shown_shape": [h, w],
+        "cell_height": cy,
+        "cell_width": cx,
+        "vmin": -scale,
+        "vmax": scale,
+        "cmap": cmap,
+        "colorbar": colorbar(scale, cmap),
     }
     return Picture(encode_png(pixels), meta, caption, notes)
 
@@ -658,9 +680,7 @@ def _untrained_keras(model: Any) -> Any:
         if isinstance(copy, keras.Sequential) and len(shapes) == 1:
             copy.build((None, *shapes[0][1:]))
         else:
-            zeros = [
-                np.zeros([1 if d is None else int(d) for d in s], np.float32) for s in shapes
-            ]
+            zeros = [np.zeros([1 if d is None else int(d) for d in s], np.float32) for s in shapes]
             copy(zeros[0] if len(zeros) == 1 else zeros, training=False)
     mine = {id(v) for v in model.weights}
     if any(id(v) in mine for v in copy.weights):
@@ -685,7 +705,8 @@ def _named_inputs(model: Any) -> Any:
     def named(tensor: Any) -> Any:
         layer = getattr(getattr(tensor, "_keras_history", None), "operation", None)
         return keras.Input(
-            batch_shape=tuple(tensor.shape), dtype=tensor.dtype,
+            batch_shape=tuple(tensor.shape),
+            dtype=tensor.dtype,
             name=getattr(layer, "name", None),
         )
 
