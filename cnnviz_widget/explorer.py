@@ -409,16 +409,17 @@ class LayerExplorer(anywidget.AnyWidget):
             self.last_error = error
             _log.debug("request %s failed:\n%s", request, traceback.format_exc())
             message = {**request.message(protocol.ERROR), "message": _describe(error)}
+            self.snapshot = message
             if send:
                 self.send(message)
-            self.snapshot = message
             return
         if self._is_stale(request):
             return
         content, pngs = self._message(request, result, final=True)
+        # The snapshot first: once the browser shows the result, the kernel's state says so too.
+        self.snapshot = {**content, "pngs": pngs}
         if send:
             self.send(content, buffers=pngs)
-        self.snapshot = {**content, "pngs": pngs}
 
     def _message(self, request: Request, result: ViewResult, *, final: bool) -> tuple[dict, list]:
         pictures = [{"role": role, **picture.meta} for role, picture in result.pictures]
