@@ -240,3 +240,22 @@ def test_photos(photos):
         assert image.shape == (*image.shape[:2], 3)
     small = imagenet.photos(64, fit="crop")
     assert all(image.shape == (64, 64, 3) for image in small.values())
+
+
+@pytest.mark.parametrize(
+    ("offset", "size", "stride"),
+    [
+        (0, (4, 4), (4, 1)),  # needs 16 values, the storage has 8
+        (6, (2, 2), (1, 1)),  # starts too late
+        (0, (2, 2), (-1, 1)),  # negative stride walks before the storage
+        (0, (2,), (1, 1)),  # size and stride disagree
+    ],
+)
+def test_state_dict_reader_keeps_tensor_views_inside_their_storage(offset, size, stride):
+    # A crafted file controls offset, size and stride; none may reach outside the storage.
+    storage = imagenet._Storage("0", np.dtype("<f4"), 8)
+    storage.data = np.arange(8, dtype="<f4")
+    with pytest.raises(ValueError, match="weights file"):
+        imagenet._TensorRef(storage, offset, size, stride).resolve()
+    ok = imagenet._TensorRef(storage, 2, (2, 3), (3, 1)).resolve()
+    np.testing.assert_array_equal(ok, [[2, 3, 4], [5, 6, 7]])
