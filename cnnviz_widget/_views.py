@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .methods import softmax
-from .render import Picture, colorize, encode_png, feature_map_picture
+from .render import Picture, colorize, encode_png, feature_map_picture, grid_meta
 
 if TYPE_CHECKING:
     from .explorer import LayerExplorer
@@ -82,39 +82,39 @@ def _image_picture(image: np.ndarray) -> Picture:
     if pixels.ndim == 3 and pixels.shape[-1] not in (3, 4):
         pixels = pixels[..., 0]
     h, w = pixels.shape[:2]
-    meta = {
-        "kind": "image",
-        "width": w,
-        "height": h,
-        "rows": 1,
-        "cols": 1,
-        "tile_width": w,
-        "tile_height": h,
-        "gap": 0,
-        "channels": 1,
-        "true_shape": list(image.shape),
-        "downsample": 1,
-    }
+    meta = grid_meta(
+        "image",
+        width=w,
+        height=h,
+        rows=1,
+        cols=1,
+        tile_width=w,
+        tile_height=h,
+        gap=0,
+        channels=1,
+        true_shape=list(image.shape),
+        downsample=1,
+    )
     return Picture(encode_png(np.ascontiguousarray(pixels)), meta, f"{h} × {w}")
 
 
 def _heatmap_picture(values: np.ndarray, caption: str) -> Picture:
     rgb = colorize(values, HEATMAP_CMAP)
     h, w = values.shape
-    meta = {
-        "kind": "heatmap",
-        "width": w,
-        "height": h,
-        "rows": 1,
-        "cols": 1,
-        "tile_width": w,
-        "tile_height": h,
-        "gap": 0,
-        "channels": 1,
-        "true_shape": [h, w],
-        "downsample": 1,
-        "cmap": HEATMAP_CMAP,
-    }
+    meta = grid_meta(
+        "heatmap",
+        width=w,
+        height=h,
+        rows=1,
+        cols=1,
+        tile_width=w,
+        tile_height=h,
+        gap=0,
+        channels=1,
+        true_shape=[h, w],
+        downsample=1,
+        cmap=HEATMAP_CMAP,
+    )
     return Picture(encode_png(rgb), meta, caption)
 
 

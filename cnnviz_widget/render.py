@@ -164,6 +164,39 @@ def encode_png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def grid_meta(
+    kind: str,
+    *,
+    width: int,
+    height: int,
+    rows: int,
+    cols: int,
+    tile_width: int,
+    tile_height: int,
+    gap: int,
+    channels: int,
+    true_shape: Any,
+    downsample: int,
+    **extra: Any,
+) -> dict[str, Any]:
+    """What the browser needs to lay out a picture of ``rows`` x ``cols`` tiles (one for a
+    plain image): its pixel size, tile size and gap, and the true size of what it shows."""
+    return {
+        "kind": kind,
+        "width": int(width),
+        "height": int(height),
+        "rows": int(rows),
+        "cols": int(cols),
+        "tile_width": int(tile_width),
+        "tile_height": int(tile_height),
+        "gap": int(gap),
+        "channels": int(channels),
+        "true_shape": [int(d) for d in true_shape],
+        "downsample": int(downsample),
+        **extra,
+    }
+
+
 @dataclass
 class Picture:
     """A PNG with what the browser needs to lay it out and what the caption says."""
@@ -225,19 +258,19 @@ def _mosaic_picture(x: np.ndarray, max_side: int) -> Picture:
     caption = f"{c} channels · {h} × {w}"
     if factor > 1:
         caption += f" (tiles shown at {th} × {tw}, 1/{factor})"
-    meta = {
-        "kind": "mosaic",
-        "width": int(atlas.shape[1]),
-        "height": int(atlas.shape[0]),
-        "rows": rows,
-        "cols": cols,
-        "tile_width": tw,
-        "tile_height": th,
-        "gap": GAP,
-        "channels": c,
-        "true_shape": [h, w, c],
-        "downsample": factor,
-    }
+    meta = grid_meta(
+        "mosaic",
+        width=int(atlas.shape[1]),
+        height=int(atlas.shape[0]),
+        rows=rows,
+        cols=cols,
+        tile_width=tw,
+        tile_height=th,
+        gap=GAP,
+        channels=c,
+        true_shape=[h, w, c],
+        downsample=factor,
+    )
     return Picture(encode_palette_png(atlas), meta, caption, warnings)
 
 
@@ -267,19 +300,19 @@ def _strip_picture(x: np.ndarray) -> Picture:
     lo = f"{finite.min():.3g}" if finite.size else "nan"
     hi = f"{finite.max():.3g}" if finite.size else "nan"
     caption = f"{n:,} values · {' × '.join(map(str, true_shape))} · range {lo} … {hi}"
-    meta = {
-        "kind": "strip",
-        "width": int(pixels.shape[1]),
-        "height": int(pixels.shape[0]),
-        "rows": rows,
-        "cols": cols,
-        "tile_width": cell,
-        "tile_height": cell,
-        "gap": 0,
-        "channels": n,
-        "true_shape": true_shape,
-        "downsample": 1,
-    }
+    meta = grid_meta(
+        "strip",
+        width=int(pixels.shape[1]),
+        height=int(pixels.shape[0]),
+        rows=rows,
+        cols=cols,
+        tile_width=cell,
+        tile_height=cell,
+        gap=0,
+        channels=n,
+        true_shape=true_shape,
+        downsample=1,
+    )
     return Picture(encode_png(pixels), meta, caption, warnings)
 
 

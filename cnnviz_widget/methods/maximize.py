@@ -30,7 +30,15 @@ import numpy as np
 
 from .._layers import LayerInfo, resolve_layer
 from ..adapters import adapter_for
-from ..render import GAP, MAX_ATLAS_SIDE, Picture, block_mean, encode_png, grid_shape
+from ..render import (
+    GAP,
+    MAX_ATLAS_SIDE,
+    Picture,
+    block_mean,
+    encode_png,
+    grid_meta,
+    grid_shape,
+)
 from . import Cancelled, ShouldStop
 
 #: ``on_step(step, images, values)``: after step ``step`` (1-based), the ``(K, H, W, C)``
@@ -372,22 +380,22 @@ def pattern_picture(
     caption = f"{k} filter{'s' if k != 1 else ''} · step {step}/{steps} · {shape[0]} × {shape[1]}"
     if factor > 1 or [th, tw] != shape[:2]:
         caption += f" (tiles shown at {th} × {tw})"
-    meta = {
-        "kind": "patterns",
-        "width": int(atlas.shape[1]),
-        "height": int(atlas.shape[0]),
-        "rows": rows,
-        "cols": cols,
-        "tile_width": int(tw),
-        "tile_height": int(th),
-        "gap": GAP,
-        "channels": k,
-        "true_shape": shape,
-        "downsample": factor,
-        "filters": filters,
-        "step": int(step),
-        "steps": int(steps),
-    }
+    meta = grid_meta(
+        "patterns",
+        width=int(atlas.shape[1]),
+        height=int(atlas.shape[0]),
+        rows=rows,
+        cols=cols,
+        tile_width=int(tw),
+        tile_height=int(th),
+        gap=GAP,
+        channels=k,
+        true_shape=shape,
+        downsample=factor,
+        filters=filters,
+        step=int(step),
+        steps=int(steps),
+    )
     warnings = []
     bad = int((~np.isfinite(x)).sum())
     if bad:

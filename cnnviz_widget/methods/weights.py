@@ -21,7 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from ..render import GAP, MAX_ATLAS_SIDE, Picture, _value_warnings, colorize, encode_png
+from ..render import (
+    GAP,
+    MAX_ATLAS_SIDE,
+    Picture,
+    _value_warnings,
+    colorize,
+    encode_png,
+    grid_meta,
+)
 
 #: The diverging colour map of the weights view (matplotlib's name): blue < 0 < red.
 WEIGHTS_CMAP = "RdBu_r"
@@ -315,31 +323,31 @@ def kernel_grid_picture(
     if note:
         caption += f" · {note}"
 
-    meta = {
-        "kind": "kernels",
-        "width": int(atlas.shape[1]),
-        "height": int(atlas.shape[0]),
-        "rows": rows,
-        "cols": cols,
-        "tile_width": tw,
-        "tile_height": th,
-        "gap": gap,
-        "channels": n,
-        "true_shape": [int(d) for d in k.shape],
-        "downsample": 1,
-        "cell": cell,
-        "tiles": mode,
-        "rgb": mode == "rgb",
-        "in_channel": in_channel if mode == "filters" else None,
-        "in_channels": n_in,
-        "out_channels": n_out if mode != "depthwise" else n,
-        "kernel_size": [kh, kw],
-        "tile_output_channel": out_of_tile,
-        "vmin": -scale,
-        "vmax": scale,
-        "cmap": "rgb" if mode == "rgb" else cmap,
-        "colorbar": colorbar(scale, cmap, rgb=mode == "rgb"),
-    }
+    meta = grid_meta(
+        "kernels",
+        width=int(atlas.shape[1]),
+        height=int(atlas.shape[0]),
+        rows=rows,
+        cols=cols,
+        tile_width=tw,
+        tile_height=th,
+        gap=gap,
+        channels=n,
+        true_shape=[int(d) for d in k.shape],
+        downsample=1,
+        cell=cell,
+        tiles=mode,
+        rgb=mode == "rgb",
+        in_channel=in_channel if mode == "filters" else None,
+        in_channels=n_in,
+        out_channels=n_out if mode != "depthwise" else n,
+        kernel_size=[kh, kw],
+        tile_output_channel=out_of_tile,
+        vmin=-scale,
+        vmax=scale,
+        cmap="rgb" if mode == "rgb" else cmap,
+        colorbar=colorbar(scale, cmap, rgb=mode == "rgb"),
+    )
     return Picture(encode_png(atlas), meta, caption, notes)
 
 
@@ -394,27 +402,27 @@ def matrix_picture(
     caption = f"dense kernel {n_in} × {n_out} (in × out) · scale ±{scale:.3g}"
     if fy > 1 or fx > 1:
         caption += f" · shown at {h} × {w} (block means of {fy} × {fx})"
-    meta = {
-        "kind": "matrix",
-        "width": int(pixels.shape[1]),
-        "height": int(pixels.shape[0]),
-        "rows": 1,
-        "cols": 1,
-        "tile_width": int(pixels.shape[1]),
-        "tile_height": int(pixels.shape[0]),
-        "gap": 0,
-        "channels": 1,
-        "true_shape": [int(n_in), int(n_out)],
-        "downsample": max(fy, fx),
-        "downsample_axes": [fy, fx],
-        "shown_shape": [h, w],
-        "cell_height": cy,
-        "cell_width": cx,
-        "vmin": -scale,
-        "vmax": scale,
-        "cmap": cmap,
-        "colorbar": colorbar(scale, cmap),
-    }
+    meta = grid_meta(
+        "matrix",
+        width=int(pixels.shape[1]),
+        height=int(pixels.shape[0]),
+        rows=1,
+        cols=1,
+        tile_width=int(pixels.shape[1]),
+        tile_height=int(pixels.shape[0]),
+        gap=0,
+        channels=1,
+        true_shape=[int(n_in), int(n_out)],
+        downsample=max(fy, fx),
+        downsample_axes=[fy, fx],
+        shown_shape=[h, w],
+        cell_height=cy,
+        cell_width=cx,
+        vmin=-scale,
+        vmax=scale,
+        cmap=cmap,
+        colorbar=colorbar(scale, cmap),
+    )
     return Picture(encode_png(pixels), meta, caption, notes)
 
 
