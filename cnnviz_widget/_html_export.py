@@ -14,6 +14,7 @@ import pathlib
 from typing import TYPE_CHECKING, Any
 
 from ._views import Request
+from .render import note_codes
 
 if TYPE_CHECKING:
     from .explorer import LayerExplorer
@@ -121,7 +122,8 @@ def _saved_results(explorer: LayerExplorer) -> dict[str, Any]:
             "image": pictures[0],
             "images": pictures,
             "caption": result.caption,
-            "warnings": result.warnings,
+            "warnings": [str(w) for w in result.warnings],
+            "warning_codes": note_codes(result.warnings),
             "data": result.data,
             "options": {},
         }

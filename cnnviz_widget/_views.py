@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .methods import softmax
-from .render import Picture, colorize, encode_png, feature_map_picture, grid_meta
+from .render import Note, Picture, colorize, encode_png, feature_map_picture, grid_meta
 
 if TYPE_CHECKING:
     from .explorer import LayerExplorer
@@ -230,11 +230,10 @@ def gradcam_view(explorer: LayerExplorer, request: Request) -> ViewResult:
         "channel_weights": [{"channel": int(c), "weight": float(weights[c])} for c in ranked],
         "channels": int(weights.shape[0]),
     }
-    warnings = []
+    warnings: list[str] = []
     if not np.any(result.cam[0] > 0):
-        warnings.append(
-            f"the map is zero everywhere: no positive evidence for this class at {result.layer}"
-        )
+        text = f"the map is zero everywhere: no positive evidence for this class at {result.layer}"
+        warnings.append(Note("zero_cam", text, layer=result.layer))
     return ViewResult(pictures, heat.caption, warnings, data)
 
 

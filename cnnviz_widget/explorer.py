@@ -28,7 +28,7 @@ from ._inputs import Preprocess, display_images
 from ._layers import LayerInfo, resolve_layer
 from ._views import OPTIONS, RENDERERS, Request, ViewResult
 from .adapters import adapter_for
-from .render import thumbnail_png
+from .render import note_codes, thumbnail_png
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 _log = logging.getLogger(__name__)
@@ -429,7 +429,8 @@ class LayerExplorer(anywidget.AnyWidget):
             "image": pictures[0],
             "images": pictures,
             "caption": result.caption,
-            "warnings": result.warnings,
+            "warnings": [str(w) for w in result.warnings],
+            "warning_codes": note_codes(result.warnings),
             "data": result.data,
         }
         return content, [picture.png for _, picture in result.pictures]

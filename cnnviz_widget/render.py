@@ -207,14 +207,35 @@ class Picture:
     warnings: list[str] = field(default_factory=list)
 
 
+class Note(str):
+    """A warning in English that also carries a code and its numbers, so the browser can
+    say it in the interface's language (``js/src/captions.ts``)."""
+
+    code: str
+    params: dict[str, Any]
+
+    def __new__(cls, code: str, text: str, **params: Any) -> Note:
+        note = super().__new__(cls, text)
+        note.code, note.params = code, params
+        return note
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, **self.params}
+
+
+def note_codes(warnings: list[str]) -> list[dict[str, Any] | None]:
+    """The codes of ``warnings`` for the browser (None for a plain string)."""
+    return [w.to_json() if isinstance(w, Note) else None for w in warnings]
+
+
 def _value_warnings(x: np.ndarray) -> list[str]:
-    warnings = []
+    warnings: list[str] = []
     n_nan = int(np.isnan(x).sum())
     n_inf = int(np.isinf(x).sum())
     if n_nan:
-        warnings.append(f"{n_nan:,} NaN values (drawn in magenta)")
+        warnings.append(Note("nan", f"{n_nan:,} NaN values (drawn in magenta)", n=n_nan))
     if n_inf:
-        warnings.append(f"{n_inf:,} infinite values (drawn in magenta)")
+        warnings.append(Note("inf", f"{n_inf:,} infinite values (drawn in magenta)", n=n_inf))
     return warnings
 
 
@@ -254,7 +275,8 @@ def _mosaic_picture(x: np.ndarray, max_side: int) -> Picture:
     if constant:
         which = "all" if constant == c else f"{constant} of {c}"
         verb = "is" if constant == 1 and c > 1 else "are"
-        warnings.append(f"{which} channels {verb} constant (drawn flat)")
+        text = f"{which} channels {verb} constant (drawn flat)"
+        warnings.append(Note("constant_channels", text, n=constant, of=c))
     caption = f"{c} channels · {h} × {w}"
     if factor > 1:
         caption += f" (tiles shown at {th} × {tw}, 1/{factor})"
@@ -296,7 +318,7 @@ def _strip_picture(x: np.ndarray) -> Picture:
     warnings = _value_warnings(values)
     finite = values[np.isfinite(values)]
     if finite.size and finite.min() == finite.max():
-        warnings.append("all values are equal (drawn flat)")
+        warnings.append(Note("equal_values", "all values are equal (drawn flat)"))
     lo = f"{finite.min():.3g}" if finite.size else "nan"
     hi = f"{finite.max():.3g}" if finite.size else "nan"
     caption = f"{n:,} values · {' × '.join(map(str, true_shape))} · range {lo} … {hi}"

@@ -10,7 +10,7 @@ from matplotlib import colormaps
 from PIL import Image
 
 from cnnviz_widget import mosaic
-from cnnviz_widget.render import GAP, NAN_RGB, feature_map_picture
+from cnnviz_widget.render import GAP, NAN_RGB, feature_map_picture, note_codes
 
 
 def _decode(png: bytes) -> np.ndarray:
@@ -102,6 +102,8 @@ def test_nan_and_inf_are_drawn_marked_with_a_warning():
     assert tuple(pixels[0, 4 + GAP, :3]) == NAN_RGB
     assert any("NaN" in w for w in picture.warnings)
     assert any("infinite" in w for w in picture.warnings)
+    # The browser says them in other languages from their codes and numbers.
+    assert note_codes(picture.warnings) == [{"code": "nan", "n": 1}, {"code": "inf", "n": 1}]
 
 
 def test_constant_activations_warn():

@@ -33,6 +33,7 @@ from ..adapters import adapter_for
 from ..render import (
     GAP,
     MAX_ATLAS_SIDE,
+    Note,
     Picture,
     block_mean,
     encode_png,
@@ -396,10 +397,11 @@ def pattern_picture(
         step=int(step),
         steps=int(steps),
     )
-    warnings = []
+    warnings: list[str] = []
     bad = int((~np.isfinite(x)).sum())
     if bad:
-        warnings.append(f"{bad:,} non-finite values (drawn at their tile's mean)")
+        text = f"{bad:,} non-finite values (drawn at their tile's mean)"
+        warnings.append(Note("nonfinite_patterns", text, n=bad))
     return Picture(encode_png(atlas), meta, caption, warnings)
 
 

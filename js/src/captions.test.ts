@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { captionFor } from "./captions";
+import { captionFor, warningsFor } from "./captions";
 import type { ImageMeta } from "./protocol";
 import type { StoredResult } from "./state";
 
@@ -30,6 +30,7 @@ function stored(image: Partial<ImageMeta>, data: Record<string, unknown> = {}): 
     pngs: [png],
     caption: "kernel caption",
     warnings: [],
+    warningCodes: [],
     options: { in_channel: 2 },
     data,
   };
@@ -68,5 +69,21 @@ describe("captionFor", () => {
   it("falls back to the kernel's caption when it cannot rebuild one", () => {
     expect(captionFor(stored({ kind: "image" }), "ko")).toBe("kernel caption");
     expect(captionFor(null, "ko")).toBe("");
+  });
+});
+
+describe("warningsFor", () => {
+  it("says the kernel's warnings in Korean from their codes, English as sent", () => {
+    const result = {
+      ...stored({}),
+      warnings: ["3 of 64 channels are constant (drawn flat)", "12 NaN values", "custom"],
+      warningCodes: [{ code: "constant_channels", n: 3, of: 64 }, { code: "nan", n: 12 }, null],
+    };
+    expect(warningsFor(result, "en")).toEqual(result.warnings);
+    expect(warningsFor(result, "ko")).toEqual([
+      "채널 64개 중 3개가 상수 (평평하게 표시)",
+      "NaN 값 12개 (자홍색으로 표시)",
+      "custom",
+    ]);
   });
 });

@@ -60,3 +60,31 @@ export function captionFor(result: StoredResult | null | undefined, lang: Lang):
   if (lang === "en") return result.caption;
   return captionFromNumbers(result, lang) ?? result.caption;
 }
+
+const NOTE_KEYS = {
+  nan: "noteNan",
+  inf: "noteInf",
+  constant_channels: "noteConstant",
+  equal_values: "noteEqual",
+  nonfinite_patterns: "noteNonfinite",
+  zero_cam: "noteZeroCam",
+} as const;
+
+/** The warnings to show: the kernel's English text, or rebuilt from their codes. */
+export function warningsFor(result: StoredResult | null | undefined, lang: Lang): string[] {
+  if (!result) return [];
+  if (lang === "en") return result.warnings;
+  return result.warnings.map((text, i) => {
+    const note = result.warningCodes[i];
+    const code = note ? note["code"] : undefined;
+    if (typeof code !== "string" || !(code in NOTE_KEYS)) return text;
+    const params: Record<string, string | number> = {};
+    for (const [name, value] of Object.entries(note ?? {})) {
+      if (typeof value === "number" || typeof value === "string") params[name] = value;
+    }
+    if (code === "constant_channels" && params["n"] === params["of"]) {
+      return t(lang, "noteConstantAll");
+    }
+    return t(lang, NOTE_KEYS[code as keyof typeof NOTE_KEYS], params);
+  });
+}

@@ -31,6 +31,7 @@ function result(step: number, final: boolean, channels = 64): StoredResult {
     pngs: [png],
     caption: "16 filters",
     warnings: [],
+    warningCodes: [],
     options: { filter_count: 16 },
     data: { channels },
   };

@@ -97,6 +97,13 @@ const en = {
   capPatterns: "{n} filters · step {step}/{steps}",
   capCam: "{method} · class {name}",
   capSaliency: "saliency · class {name}",
+  noteNan: "{n} NaN values (drawn in magenta)",
+  noteInf: "{n} infinite values (drawn in magenta)",
+  noteConstant: "{n} of {of} channels constant (drawn flat)",
+  noteConstantAll: "all channels are constant (drawn flat)",
+  noteEqual: "all values are equal (drawn flat)",
+  noteNonfinite: "{n} non-finite values (drawn at their tile's mean)",
+  noteZeroCam: "the map is zero everywhere: no positive evidence for this class at {layer}",
 } as const;
 
 export type StringKey = keyof typeof en;
@@ -111,6 +118,13 @@ const ko: Record<StringKey, string> = {
   capPatterns: "필터 {n}개 · {steps}단계 중 {step}단계",
   capCam: "{method} · 클래스 {name}",
   capSaliency: "돌출 맵 · 클래스 {name}",
+  noteNan: "NaN 값 {n}개 (자홍색으로 표시)",
+  noteInf: "무한대 값 {n}개 (자홍색으로 표시)",
+  noteConstant: "채널 {of}개 중 {n}개가 상수 (평평하게 표시)",
+  noteConstantAll: "모든 채널이 상수 (평평하게 표시)",
+  noteEqual: "모든 값이 같음 (평평하게 표시)",
+  noteNonfinite: "유한하지 않은 값 {n}개 (타일 평균으로 표시)",
+  noteZeroCam: "맵이 모두 0: {layer}에서 이 클래스를 뒷받침하는 근거가 없음",
   layerCount: "레이어 {n}개",
   layersLabel: "레이어",
   noLayers: "레이어 없음",

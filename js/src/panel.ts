@@ -2,7 +2,7 @@
 // loading/error states of the current selection. Each tab draws through a ResultView.
 
 import { ActivationsView } from "./activationsView";
-import { captionFor } from "./captions";
+import { captionFor, warningsFor } from "./captions";
 import { FiltersView } from "./filtersView";
 import { h, setAttrs } from "./dom";
 import { GradcamView, SaliencyView } from "./explainViews";
@@ -109,7 +109,7 @@ export class ResultPanel {
     // An image kept from another selection says nothing about this one: no caption for it.
     this.#caption.textContent = captionFor(result, lang);
     this.#caption.hidden = !this.#caption.textContent;
-    this.#renderWarnings(result?.warnings ?? [], lang);
+    this.#renderWarnings(warningsFor(result, lang), lang);
 
     this.#error.hidden = state !== "error";
     const fallback = t(lang, display.reason === "noImage" ? "noImage" : "error");

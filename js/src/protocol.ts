@@ -97,6 +97,8 @@ export interface ResultMessage extends Addressed {
   images: ImageMeta[];
   caption: string;
   warnings: string[];
+  /** Per warning, its code and numbers (null: plain text), for other languages. */
+  warning_codes: (Record<string, unknown> | null)[];
   /** The view options the result was computed with (class_index, cam_method, channel, ...). */
   options: Record<string, unknown>;
   /** View-specific numbers (histogram, predictions, ...); checked where they are read. */
@@ -144,6 +146,16 @@ export interface Traits {
   /** How many of the layer's filters the Filters tab draws. */
   filter_count: number;
   snapshot: Snapshot;
+}
+
+/** `warning_codes` of a result: a record or null per warning. */
+export function readWarningCodes(value: unknown): (Record<string, unknown> | null)[] {
+  if (!Array.isArray(value)) return [];
+  return value.map((code) =>
+    code && typeof code === "object" && !Array.isArray(code)
+      ? (code as Record<string, unknown>)
+      : null,
+  );
 }
 
 /** Selection key of a request: results are stored and matched by it. */
@@ -281,6 +293,7 @@ export function parseKernelMessage(raw: unknown): KernelMessage | null {
         data: readRecord(raw.data),
         caption: typeof raw.caption === "string" ? raw.caption : "",
         warnings: readWarnings(raw.warnings),
+        warning_codes: readWarningCodes(raw.warning_codes),
       };
     }
     case ERROR:

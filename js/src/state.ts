@@ -11,6 +11,7 @@ import {
   readImageMeta,
   readImages,
   readRecord,
+  readWarningCodes,
   selectionKey,
   type Snapshot,
   toBytes,
@@ -28,6 +29,7 @@ export interface StoredResult {
   pngs: Uint8Array[];
   caption: string;
   warnings: string[];
+  warningCodes: (Record<string, unknown> | null)[];
   options: Record<string, unknown>;
   data: Record<string, unknown>;
 }
@@ -170,6 +172,7 @@ export class ResultStore {
       pngs: paired.pngs,
       caption: msg.caption,
       warnings: msg.warnings,
+      warningCodes: msg.warning_codes,
       options: msg.options,
       data: msg.data,
     };
@@ -239,6 +242,7 @@ function readSnapshot(snapshot: Snapshot, key: string): Entry | undefined {
     pngs: paired.pngs,
     caption: typeof snapshot.caption === "string" ? snapshot.caption : "",
     warnings: Array.isArray(snapshot.warnings) ? snapshot.warnings.map(String) : [],
+    warningCodes: readWarningCodes(snapshot.warning_codes),
     options: readRecord(raw.options),
     data: readRecord(raw.data),
   };
