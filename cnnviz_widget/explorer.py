@@ -40,8 +40,7 @@ if not (_STATIC / "widget.js").exists():
     )
 
 #: Views, in tab order.
-AVAILABLE_VIEWS: tuple[str, ...] = ("activations", "weights", "gradcam", "saliency", "filters")
-CAM_METHODS = ("gradcam", "gradcam++", "layercam", "scorecam")
+AVAILABLE_VIEWS: tuple[str, ...] = tuple(RENDERERS)
 LANGUAGES = ("en", "ko")
 #: At most this many thumbnails are sent to the browser.
 MAX_THUMBNAILS = 64
@@ -147,7 +146,6 @@ class LayerExplorer(anywidget.AnyWidget):
     ) -> None:
         self._adapter = adapter_for(model)
         self._model = model
-        self._preprocess = preprocess
         self._baseline = baseline
         self._inputs: list[np.ndarray] | None = None
         self._display = np.zeros((0, 1, 1), np.uint8)
@@ -222,9 +220,11 @@ class LayerExplorer(anywidget.AnyWidget):
 
     @traitlets.validate("cam_method")
     def _valid_cam_method(self, proposal: Any) -> str:
-        if proposal["value"] not in CAM_METHODS:
+        from .methods.gradcam import METHODS
+
+        if proposal["value"] not in METHODS:
             raise ValueError(
-                f"cam_method must be one of {', '.join(CAM_METHODS)}, got {proposal['value']!r}."
+                f"cam_method must be one of {', '.join(METHODS)}, got {proposal['value']!r}."
             )
         return str(proposal["value"])
 
