@@ -238,20 +238,18 @@ def gradcam_view(explorer: LayerExplorer, request: Request) -> ViewResult:
 
 
 def saliency_view(explorer: LayerExplorer, request: Request) -> ViewResult:
-    from .methods.saliency import saliency
+    from .methods.saliency import saliency_details
 
     class_index = request.option("class_index")
     smooth = bool(request.option("smooth"))
-    inputs = explorer._sample_inputs(request.sample)
-    values = saliency(
+    maps, all_logits, classes = saliency_details(
         explorer._adapter,
-        inputs,
+        explorer._sample_inputs(request.sample),
         None if class_index < 0 else class_index,
         smooth_samples=SMOOTHGRAD_SAMPLES if smooth else 0,
-    )[0]
-    logits = explorer._adapter.logits(inputs)[0]
+    )
+    values, logits, chosen = maps[0], all_logits[0], int(classes[0])
     probabilities = softmax(logits.astype(np.float64)).astype(np.float32)
-    chosen = int(np.argmax(logits)) if class_index < 0 else class_index
     kind = f"SmoothGrad ({SMOOTHGRAD_SAMPLES} samples)" if smooth else "input gradients"
     heat = _heatmap_picture(values, f"saliency · {kind} · class {explorer._class_name(chosen)}")
     pictures = [("image", _image_picture(explorer._display[request.sample])), ("heatmap", heat)]

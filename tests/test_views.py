@@ -192,3 +192,21 @@ def test_selecting_another_layer_stops_the_ascent(explorer):
     late = [m for m in messages[switched:] if m["id"] == first]
     assert len(late) <= 1  # at most the step that was already being drawn
     assert not any(m["id"] == first and m.get("final") for m in messages)
+
+
+def test_saliency_tab_makes_one_pass_for_map_and_predictions(explorer, monkeypatch):
+    calls = []
+    adapter = explorer._adapter
+    for name in ("logits", "class_gradients", "activations"):
+        original = getattr(adapter, name)
+
+        def counting(*args, _name=name, _original=original, **kwargs):
+            calls.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(adapter, name, counting)
+    explorer.sample = 2
+    explorer.view = "saliency"
+    snapshot, _ = _serve(explorer)
+    assert calls == ["class_gradients"]
+    assert len(snapshot["data"]["predictions"]) == 5

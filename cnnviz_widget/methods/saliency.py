@@ -53,16 +53,40 @@ def saliency(
     numpy.ndarray
         ``(N, H, W)`` float32 in [0, 1]; a sample whose gradient is constant gives zeros.
     """
+    return saliency_details(
+        model,
+        images,
+        class_index,
+        smooth_samples=smooth_samples,
+        noise=noise,
+        seed=seed,
+        preprocess=preprocess,
+    )[0]
+
+
+def saliency_details(
+    model: Any,
+    images: Any,
+    class_index: int | Sequence[int] | None = None,
+    *,
+    smooth_samples: int = 0,
+    noise: float = 0.2,
+    seed: int = 0,
+    preprocess: Preprocess | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``saliency`` with the clean images' logits and the explained classes, from the passes
+    it makes anyway (the widget shows the predictions beside the map)."""
     adapter, inputs = prepare(model, images, preprocess)
     image_size(inputs)
     request = class_request(class_index, len(inputs[0]), class_count(adapter.list_layers()))
     if smooth_samples > 0:
-        if (request < 0).any():
-            request = top_classes(adapter.logits(inputs), request)
+        logits = adapter.logits(inputs)
+        request = top_classes(logits, request)
         magnitude = _smooth_gradients(adapter, inputs, request, smooth_samples, noise, seed)
     else:
-        magnitude = np.abs(adapter.class_gradients(inputs, None, request)[1])
-    return min_max(magnitude.max(axis=-1))
+        _, gradients, logits, request = adapter.class_gradients(inputs, None, request)
+        magnitude = np.abs(gradients)
+    return min_max(magnitude.max(axis=-1)), logits, request
 
 
 def _smooth_gradients(
