@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from cnnviz_widget import LayerExplorer
+from cnnviz_widget._views import Request, saliency_view
 from cnnviz_widget.data import default_model
 
 
@@ -205,8 +206,8 @@ def test_saliency_tab_makes_one_pass_for_map_and_predictions(explorer, monkeypat
             return _original(*args, **kwargs)
 
         monkeypatch.setattr(adapter, name, counting)
-    explorer.sample = 2
-    explorer.view = "saliency"
-    snapshot, _ = _serve(explorer)
+    # Called directly (not through trait changes) so the worker thread adds no calls.
+    request = Request(0, explorer.layer, "saliency", 2, (("class_index", -1), ("smooth", False)))
+    result = saliency_view(explorer, request)
     assert calls == ["class_gradients"]
-    assert len(snapshot["data"]["predictions"]) == 5
+    assert len(result.data["predictions"]) == 5
