@@ -77,45 +77,39 @@ class ViewResult:
         return sum(len(p.png) for _, p in self.pictures)
 
 
+def _single_picture(
+    pixels: np.ndarray, kind: str, true_shape: Any, caption: str, **extra: Any
+) -> Picture:
+    """One untiled picture (an input image, a heatmap) with its layout description."""
+    h, w = pixels.shape[:2]
+    meta = grid_meta(
+        kind,
+        width=w,
+        height=h,
+        rows=1,
+        cols=1,
+        tile_width=w,
+        tile_height=h,
+        gap=0,
+        channels=1,
+        true_shape=true_shape,
+        downsample=1,
+        **extra,
+    )
+    return Picture(encode_png(np.ascontiguousarray(pixels)), meta, caption)
+
+
 def _image_picture(image: np.ndarray) -> Picture:
     pixels = image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image
     if pixels.ndim == 3 and pixels.shape[-1] not in (3, 4):
         pixels = pixels[..., 0]
     h, w = pixels.shape[:2]
-    meta = grid_meta(
-        "image",
-        width=w,
-        height=h,
-        rows=1,
-        cols=1,
-        tile_width=w,
-        tile_height=h,
-        gap=0,
-        channels=1,
-        true_shape=list(image.shape),
-        downsample=1,
-    )
-    return Picture(encode_png(np.ascontiguousarray(pixels)), meta, f"{h} × {w}")
+    return _single_picture(pixels, "image", image.shape, f"{h} × {w}")
 
 
 def _heatmap_picture(values: np.ndarray, caption: str) -> Picture:
     rgb = colorize(values, HEATMAP_CMAP)
-    h, w = values.shape
-    meta = grid_meta(
-        "heatmap",
-        width=w,
-        height=h,
-        rows=1,
-        cols=1,
-        tile_width=w,
-        tile_height=h,
-        gap=0,
-        channels=1,
-        true_shape=[h, w],
-        downsample=1,
-        cmap=HEATMAP_CMAP,
-    )
-    return Picture(encode_png(rgb), meta, caption)
+    return _single_picture(rgb, "heatmap", values.shape, caption, cmap=HEATMAP_CMAP)
 
 
 def _channel_picture(explorer: LayerExplorer, request: Request, channel: int) -> Picture:
