@@ -13,30 +13,11 @@ import json
 import pathlib
 from typing import TYPE_CHECKING, Any
 
-from ._views import Request
-from .render import note_codes
+from . import _protocol as protocol
+from .views import Request
 
 if TYPE_CHECKING:
     from .explorer import LayerExplorer
-
-_STATE_TRAITS = (
-    "layers",
-    "samples",
-    "layer",
-    "view",
-    "views",
-    "sample",
-    "lang",
-    "model_name",
-    "class_names",
-    "class_index",
-    "cam_method",
-    "smooth",
-    "in_channel",
-    "rgb",
-    "channel",
-    "snapshot",
-)
 
 _LOADER = """
 const read = (id) => JSON.parse(document.getElementById(id).textContent);
@@ -104,36 +85,22 @@ def _script_json(value: Any) -> str:
 
 
 def _saved_results(explorer: LayerExplorer) -> dict[str, Any]:
+    """Results by selection key: every layer's feature maps, and the view on screen."""
+    session = explorer.session
     results: dict[str, Any] = {}
-    requests = (
-        [Request(0, info.name, "activations", explorer.sample) for info in explorer._infos]
-        if explorer.n_samples
-        else []
-    )
-    for request in requests:
-        try:
-            result = explorer._result(request)
-        except Exception:
-            continue
-        pictures = [{"role": role, **picture.meta} for role, picture in result.pictures]
-        content = {
-            "type": "result",
-            "final": True,
-            "image": pictures[0],
-            "images": pictures,
-            "caption": result.caption,
-            "warnings": [str(w) for w in result.warnings],
-            "warning_codes": note_codes(result.warnings),
-            "data": result.data,
-            "options": {},
-        }
-        results[f"{request.layer}|activations|{request.sample}"] = {
-            "content": content,
-            "pngs": [picture.png for _, picture in result.pictures],
-        }
+    if session.n_samples:
+        for info in session.layers:
+            request = Request(0, info.name, "activations", explorer.sample)
+            try:
+                result = session.compute(request)
+            except Exception:  # a layer that cannot be drawn stays "not included"
+                continue
+            content, pngs = protocol.result(request, result)
+            key = protocol.selection_key(request.layer, request.view, request.sample)
+            results[key] = {"content": content, "pngs": pngs}
     snapshot = dict(explorer.snapshot)
-    if snapshot.get("type") == "result":
-        key = f"{snapshot['layer']}|{snapshot['view']}|{snapshot['sample']}"
+    if snapshot.get("type") == protocol.RESULT:
+        key = protocol.selection_key(snapshot["layer"], snapshot["view"], snapshot["sample"])
         content = {k: v for k, v in snapshot.items() if k != "pngs"}
         results[key] = {"content": content, "pngs": snapshot["pngs"]}
     return results
@@ -144,7 +111,7 @@ def standalone_html(explorer: LayerExplorer, title: str | None = None) -> str:
     static = pathlib.Path(__file__).parent / "static"
     esm = (static / "widget.js").read_text(encoding="utf-8")
     css = (static / "widget.css").read_text(encoding="utf-8")
-    state = {name: getattr(explorer, name) for name in _STATE_TRAITS}
+    state = {name: getattr(explorer, name) for name in protocol.SYNCED_TRAITS}
     title = title or f"cnnviz: {explorer.model_name}"
     results = _script_json(_saved_results(explorer))
     loader = f"const ESM = {json.dumps(esm).replace('<', chr(92) + 'u003c')};\n{_LOADER}"

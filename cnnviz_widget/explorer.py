@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import pathlib
 import threading
 import traceback
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,12 +25,9 @@ import numpy as np
 import traitlets
 
 from . import _protocol as protocol
-from ._cache import BytesLRU
-from ._inputs import Preprocess, display_images
 from ._layers import LayerInfo, resolve_layer
-from ._views import OPTIONS, RENDERERS, Request, ViewResult
-from .adapters import adapter_for
-from .render import note_codes, thumbnail_png
+from .render import thumbnail_png
+from .views import VIEWS, Request, Session, ViewResult
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 _log = logging.getLogger(__name__)
@@ -39,11 +38,45 @@ if not (_STATIC / "widget.js").exists():
         "source checkout."
     )
 
+
+def _static(name: str) -> str | pathlib.Path:
+    """The built file's text; its path only for ``ANYWIDGET_HMR=1`` development.
+
+    anywidget watches a ``pathlib.Path`` and connects a callback per instance that holds
+    the widget, so every explorer would stay alive after ``close()``.  Text (with a newline,
+    so anywidget does not take it for a file name) is sent as it is.
+    """
+    if os.environ.get("ANYWIDGET_HMR") == "1":
+        return _STATIC / name
+    return (_STATIC / name).read_text(encoding="utf-8").rstrip("\n") + "\n"
+
+
 #: Views, in tab order.
-AVAILABLE_VIEWS: tuple[str, ...] = tuple(RENDERERS)
+AVAILABLE_VIEWS: tuple[str, ...] = tuple(VIEWS)
 LANGUAGES = ("en", "ko")
 #: At most this many thumbnails are sent to the browser.
 MAX_THUMBNAILS = 64
+#: The most filters the Filters tab draws for one click.
+MAX_FILTERS = 256
+
+
+class InvalidSelection(traitlets.TraitError, ValueError):
+    """A trait value the explorer cannot show.  A ``ValueError`` for Python callers; a
+    ``TraitError`` so that traitlets rolls a browser update back to the previous value."""
+
+
+class InvalidLayer(InvalidSelection, KeyError):
+    """A layer name the model does not have (also a ``KeyError``, as ``resolve_layer``'s)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class _LayerName(traitlets.Unicode):  # type: ignore[type-arg]
+    """A layer given by name or by its ``LayerInfo`` (stored as the name)."""
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        return super().validate(obj, value.name if isinstance(value, LayerInfo) else value)
 
 
 class _Mailbox:
@@ -64,12 +97,25 @@ class _Mailbox:
             while self._request is None and not self._closed:
                 self._cond.wait()
             request, self._request = self._request, None
-            return request
+            return None if self._closed else request
 
     def close(self) -> None:
         with self._cond:
             self._closed = True
+            self._request = None
             self._cond.notify_all()
+
+
+def _work(mailbox: _Mailbox, explorer_ref: weakref.ref[LayerExplorer]) -> None:
+    """The worker thread: it holds the explorer only while it computes, so a dropped
+    explorer is collected (its finaliser closes the mailbox, which ends this loop)."""
+    while (request := mailbox.take()) is not None:
+        explorer = explorer_ref()
+        if explorer is None:
+            return
+        if not explorer._is_stale(request):
+            explorer._serve(request)
+        del explorer
 
 
 class LayerExplorer(anywidget.AnyWidget):
@@ -105,12 +151,12 @@ class LayerExplorer(anywidget.AnyWidget):
     >>> explorer.layer = "conv2d_1"                                 # doctest: +SKIP
     """
 
-    _esm = _STATIC / "widget.js"
-    _css = _STATIC / "widget.css"
+    _esm = _static("widget.js")
+    _css = _static("widget.css")
 
     layers = traitlets.List(traitlets.Dict()).tag(sync=True)
     samples = traitlets.List(traitlets.Dict()).tag(sync=True)
-    layer = traitlets.Unicode("").tag(sync=True)
+    layer = _LayerName("").tag(sync=True)
     view = traitlets.Unicode("activations").tag(sync=True)
     views = traitlets.List(traitlets.Unicode()).tag(sync=True)
     sample = traitlets.Int(0).tag(sync=True)
@@ -136,7 +182,7 @@ class LayerExplorer(anywidget.AnyWidget):
         model: Any,
         images: Any = None,
         *,
-        preprocess: Preprocess | None = None,
+        preprocess: Any = None,
         class_names: Sequence[str] | None = None,
         layer: str | LayerInfo | None = None,
         view: str = "activations",
@@ -144,68 +190,68 @@ class LayerExplorer(anywidget.AnyWidget):
         lang: str = "en",
         cache_bytes: int = 512 * 2**20,
     ) -> None:
-        self._adapter = adapter_for(model)
         self._model = model
-        self._baseline = baseline
-        self._inputs: list[np.ndarray] | None = None
-        self._display = np.zeros((0, 1, 1), np.uint8)
-        thumbnails: list[dict[str, Any]] = []
-        if images is not None:
-            from .methods import prepare
-
-            self._adapter, self._inputs = prepare(model, images, preprocess)  # ValueError if bad
-            shapes = self._adapter.input_shapes()
-            self._display = display_images(images, len(shapes), len(shapes[0]) - 1)
-            thumbnails = [
-                {"thumbnail": thumbnail_png(image), "caption": f"#{i}"}
-                for i, image in enumerate(self._display[:MAX_THUMBNAILS])
-            ]
-        self._infos = self._adapter.list_layers()
-        self._activations = BytesLRU(cache_bytes, lambda acts: sum(a.nbytes for a in acts.values()))
-        self._results = BytesLRU(64 * 2**20, lambda result: result.nbytes)
-        from .methods.gradcam import CamCache
-
-        self._cams = CamCache()
-        self._pass_lock = threading.Lock()
-        self._mailbox = _Mailbox()
-        self._worker: threading.Thread | None = None
         self._latest = 0
+        self._last_selection: tuple[Any, ...] | None = None
         self._id_lock = threading.Lock()
+        self._session = Session.of(
+            model,
+            images,
+            preprocess=preprocess,
+            class_names=[] if class_names is None else [str(c) for c in class_names],
+            baseline=baseline,
+            cache_bytes=cache_bytes,
+            is_stale=self._is_stale,
+            on_progress=self._send_progress,
+        )
+        thumbnails = [
+            {"thumbnail": thumbnail_png(image), "caption": f"#{i}"}
+            for i, image in enumerate(self._session.display[:MAX_THUMBNAILS])
+        ]
+        self._input_notes = _input_notes(self._session.inputs)
+        self._mailbox = _Mailbox()
+        # The mailbox closes when the explorer is collected, so its worker thread ends too.
+        weakref.finalize(self, self._mailbox.close)
+        self._worker: threading.Thread | None = None
         self.last_error: BaseException | None = None
 
-        first = self._default_layer() if layer is None else resolve_layer(self._infos, layer).name
+        first = self._default_layer() if layer is None else self.layer_info(layer).name
         super().__init__(
-            layers=[info.to_json() for info in self._infos],
+            layers=[info.to_json() for info in self._session.layers],
             samples=thumbnails,
             views=list(AVAILABLE_VIEWS),
             model_name=str(getattr(model, "name", type(model).__name__)),
-            class_names=[] if class_names is None else [str(c) for c in class_names],
+            class_names=self._session.class_names,
         )
         self.lang = lang
         self.view = view
         self.layer = first
         self.observe(
             self._on_selection,
-            names=["layer", "view", "sample", *{o for opts in OPTIONS.values() for o in opts}],
+            names=["layer", "view", "sample", *{o for v in VIEWS.values() for o in v.options}],
         )
         self.on_msg(self._on_message)
         # The first picture is drawn here, on the caller's thread, so it is in the widget's
         # state (saved notebooks, exported HTML) from the start.
-        self._serve(self._new_request(), send=False)
+        request = self._new_request()
+        self._last_selection = _selection(request)
+        self._serve(request, send=False)
 
     # ------------------------------------------------------------ validation
+    # Every validator raises InvalidSelection: a TraitError, so that a value from the browser
+    # (set_state) is rolled back to the previous one, and a ValueError for Python callers.
     @traitlets.validate("layer")
     def _valid_layer(self, proposal: Any) -> str:
-        value = proposal["value"]
-        if isinstance(value, LayerInfo):
-            value = value.name
-        return resolve_layer(self._infos, value).name
+        try:
+            return self.layer_info(proposal["value"]).name
+        except KeyError as error:
+            raise InvalidLayer(_describe(error)) from None
 
     @traitlets.validate("view")
     def _valid_view(self, proposal: Any) -> str:
         value = proposal["value"]
         if value not in AVAILABLE_VIEWS:
-            raise ValueError(
+            raise InvalidSelection(
                 f"Unknown view {value!r}: this version shows {', '.join(AVAILABLE_VIEWS)}."
             )
         return str(value)
@@ -214,8 +260,12 @@ class LayerExplorer(anywidget.AnyWidget):
     def _valid_sample(self, proposal: Any) -> int:
         value = int(proposal["value"])
         n = self.n_samples
-        if n and not 0 <= value < n:
-            raise ValueError(f"sample must be between 0 and {n - 1}, got {value}.")
+        if (n and not 0 <= value < n) or (not n and value != 0):
+            raise InvalidSelection(
+                f"sample must be between 0 and {max(n - 1, 0)}, got {value}."
+                if n
+                else f"There are no images (sample must be 0), got {value}."
+            )
         return value
 
     @traitlets.validate("cam_method")
@@ -223,7 +273,7 @@ class LayerExplorer(anywidget.AnyWidget):
         from .methods.gradcam import METHODS
 
         if proposal["value"] not in METHODS:
-            raise ValueError(
+            raise InvalidSelection(
                 f"cam_method must be one of {', '.join(METHODS)}, got {proposal['value']!r}."
             )
         return str(proposal["value"])
@@ -231,23 +281,63 @@ class LayerExplorer(anywidget.AnyWidget):
     @traitlets.validate("class_index")
     def _valid_class_index(self, proposal: Any) -> int:
         value = int(proposal["value"])
-        if value < -1 or (self.class_names and value >= len(self.class_names)):
-            top = len(self.class_names) - 1 if self.class_names else "the number of classes"
-            raise ValueError(f"class_index must be -1 (top class) or 0..{top}, got {value}.")
+        count = self._class_count()
+        if value < -1 or (count is not None and value >= count):
+            top = count - 1 if count is not None else "the number of classes"
+            raise InvalidSelection(
+                f"class_index must be -1 (top class) or 0..{top}, got {value}."
+            )
+        return value
+
+    @traitlets.validate("in_channel")
+    def _valid_in_channel(self, proposal: Any) -> int:
+        value = int(proposal["value"])
+        n_in = self._input_channels(self.layer) if self.layer else None
+        if value < 0 or (n_in is not None and value >= n_in):
+            where = f" of {self.layer!r}" if n_in is not None else ""
+            top = f"0..{n_in - 1}" if n_in is not None else "0 or more"
+            raise InvalidSelection(
+                f"in_channel must be an input channel{where} ({top}), got {value}."
+            )
+        return value
+
+    @traitlets.validate("channel")
+    def _valid_channel(self, proposal: Any) -> int:
+        value = int(proposal["value"])
+        if value < -1:
+            raise InvalidSelection(f"channel must be -1 (none) or 0 or more, got {value}.")
         return value
 
     @traitlets.validate("filter_count")
     def _valid_filter_count(self, proposal: Any) -> int:
         value = int(proposal["value"])
-        if not 1 <= value <= 512:
-            raise ValueError(f"filter_count must be between 1 and 512, got {value}.")
+        if not 1 <= value <= MAX_FILTERS:
+            raise InvalidSelection(
+                f"filter_count must be between 1 and {MAX_FILTERS}, got {value}."
+            )
         return value
 
     @traitlets.validate("lang")
     def _valid_lang(self, proposal: Any) -> str:
         if proposal["value"] not in LANGUAGES:
-            raise ValueError(f"lang must be one of {LANGUAGES}, got {proposal['value']!r}.")
+            raise InvalidSelection(f"lang must be one of {LANGUAGES}, got {proposal['value']!r}.")
         return str(proposal["value"])
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Apply a state update from the browser; a rejected value keeps the old one.
+
+        traitlets rolls the whole update back when a validator raises; the browser is sent
+        the values that stand and, in one line, why its value was refused.
+        """
+        try:
+            super().set_state(sync_data)
+        except traitlets.TraitError as error:
+            names = [name for name in sync_data if name in self.keys]
+            self.send_state(names)
+            for name in names:
+                message = protocol.rejected(name, sync_data[name], _describe(error))
+                self.send(message)
+                break
 
     # --------------------------------------------------------------- public
     @property
@@ -255,19 +345,24 @@ class LayerExplorer(anywidget.AnyWidget):
         return self._model
 
     @property
+    def session(self) -> Session:
+        """What the views compute with (adapter, inputs, caches); see ``cnnviz_widget.views``."""
+        return self._session
+
+    @property
     def n_samples(self) -> int:
-        return 0 if self._inputs is None else int(self._inputs[0].shape[0])
+        return self._session.n_samples if hasattr(self, "_session") else 0
 
     def layer_info(self, layer: str | LayerInfo | None = None) -> LayerInfo:
         """The ``LayerInfo`` of ``layer`` (the selected one by default)."""
-        return resolve_layer(self._infos, self.layer if layer is None else layer)
+        return resolve_layer(self._session.layers, self.layer if layer is None else layer)
 
     def feature_maps(
         self, layer: str | LayerInfo | None = None, sample: int | None = None
     ) -> np.ndarray:
         """The activation the panel draws, for one sample (cached, no batch axis)."""
         name = self.layer_info(layer).name
-        return self._sample_activations(self.sample if sample is None else sample)[name][0]
+        return self._session.sample_activations(self.sample if sample is None else sample)[name][0]
 
     def save_html(self, path: str | pathlib.Path, *, title: str | None = None) -> pathlib.Path:
         """Write the explorer as a standalone HTML page (no kernel, no network needed).
@@ -327,23 +422,19 @@ class LayerExplorer(anywidget.AnyWidget):
         Call it after changing the model's weights (training it further, ``set_weights``):
         the explorer caches what it computed, and cannot see the weights change.
         """
-        self._activations.clear()
-        self._results.clear()
-        self._cams.clear()
-        self._submit()
+        self._session.clear()
+        self._submit(force=True)
 
     @property
     def baseline(self) -> Any:
         """What the weights view compares against: ``"untrained"``, a model, or None."""
-        return self._baseline
+        return self._session.baseline
 
     @baseline.setter
     def baseline(self, value: Any) -> None:
-        self._baseline = value
-        if hasattr(self, "_results"):  # the weights pictures show the old baseline
-            self._results.clear()
-            if self.view == "weights":
-                self._submit()
+        self._session.baseline = value
+        if self.view == "weights":
+            self._submit(force=True)
 
     def close(self) -> None:
         with getattr(self, "_id_lock", threading.Lock()):
@@ -352,18 +443,36 @@ class LayerExplorer(anywidget.AnyWidget):
         mailbox = getattr(self, "_mailbox", None)  # absent when __init__ raised early
         if mailbox is not None:
             mailbox.close()
+        session = getattr(self, "_session", None)
+        if session is not None:
+            session.clear()  # the caches hold arrays as big as the model's layers
         super().close()
 
     # ------------------------------------------------------------- requests
     def _default_layer(self) -> str:
+        layers = self._session.layers
         for kinds in (("conv",), ("input", "model", "other")):
-            for info in self._infos:
+            for info in layers:
                 if info.kind in kinds and info.is_spatial:
                     return info.name
-        return self._infos[0].name if self._infos else ""
+        return layers[0].name if layers else ""
+
+    def _class_count(self) -> int | None:
+        from .methods import class_count
+
+        if self.class_names:
+            return len(self.class_names)
+        return class_count(self._session.adapter)
+
+    def _input_channels(self, layer: str) -> int | None:
+        try:
+            kernel, _ = self._session.adapter.layer_weights(layer)
+        except (ValueError, KeyError):
+            return None
+        return int(kernel.shape[-2]) if kernel.ndim >= 3 else None
 
     def _new_request(self) -> Request:
-        options = tuple((name, getattr(self, name)) for name in OPTIONS.get(self.view, ()))
+        options = tuple((name, getattr(self, name)) for name in VIEWS[self.view].options)
         with self._id_lock:
             self._latest += 1
             return Request(self._latest, self.layer, self.view, self.sample, options)
@@ -373,119 +482,89 @@ class LayerExplorer(anywidget.AnyWidget):
             # The linked view and the input channel belong to the layer they were chosen on.
             with self.hold_trait_notifications():
                 self.channel, self.in_channel = -1, 0
-        elif change["name"] not in ("view", "sample") and change["name"] not in OPTIONS.get(
-            self.view, ()
-        ):
-            return  # an option of another tab: nothing on screen changes
         self._submit()
 
     def _on_message(self, widget: Any, content: Any, buffers: Any) -> None:
         if isinstance(content, dict) and content.get("type") == protocol.REFRESH:
-            self._submit()
+            self._submit(force=True)
 
-    def _submit(self) -> None:
+    def _submit(self, *, force: bool = False) -> None:
+        """Start computing the current selection, unless it is the one already asked for.
+
+        Several traits changing together (a new layer resets its channel) notify one by
+        one; only the first change of the selection starts a request.
+        """
+        selection = (self.layer, self.view, self.sample, _options(self))
+        if not force and selection == self._last_selection:
+            return
+        self._last_selection = selection
         request = self._new_request()
-        self.send(request.message(protocol.PENDING))
+        self.send(protocol.pending(request))
         if self._worker is None or not self._worker.is_alive():
-            self._worker = threading.Thread(target=self._work, name="cnnviz-worker", daemon=True)
+            self._worker = threading.Thread(
+                target=_work,
+                args=(self._mailbox, weakref.ref(self)),
+                name="cnnviz-worker",
+                daemon=True,
+            )
             self._worker.start()
         self._mailbox.put(request)
 
     def _is_stale(self, request: Request) -> bool:
         return request.id != self._latest
 
-    def _work(self) -> None:
-        while (request := self._mailbox.take()) is not None:
-            if not self._is_stale(request):
-                self._serve(request)
-
     def _serve(self, request: Request, *, send: bool = True) -> None:
         """Compute one request and deliver it; errors become an error message."""
         try:
-            result = self._result(request)
+            result = self._session.compute(request)
         except Exception as error:
             if self._is_stale(request):
                 return  # cancelled (Score-CAM stops early) or superseded
             self.last_error = error
             _log.debug("request %s failed:\n%s", request, traceback.format_exc())
-            message = {**request.message(protocol.ERROR), "message": _describe(error)}
-            self.snapshot = message
+            message = protocol.error(request, _describe(error))
+            self.snapshot = protocol.snapshot(message)
             if send:
                 self.send(message)
             return
         if self._is_stale(request):
             return
-        content, pngs = self._message(request, result, final=True)
+        if self._input_notes:
+            result = ViewResult(
+                result.pictures, result.caption, self._input_notes + result.warnings, result.data
+            )
+        content, pngs = protocol.result(request, result, final=True)
         # The snapshot first: once the browser shows the result, the kernel's state says so too.
-        self.snapshot = {**content, "pngs": pngs}
+        self.snapshot = protocol.snapshot(content, pngs)
         if send:
             self.send(content, buffers=pngs)
-
-    def _message(self, request: Request, result: ViewResult, *, final: bool) -> tuple[dict, list]:
-        pictures = [{"role": role, **picture.meta} for role, picture in result.pictures]
-        content = {
-            **request.message(protocol.RESULT),
-            "final": final,
-            "image": pictures[0],
-            "images": pictures,
-            "caption": result.caption,
-            "warnings": [str(w) for w in result.warnings],
-            "warning_codes": note_codes(result.warnings),
-            "data": result.data,
-        }
-        return content, [picture.png for _, picture in result.pictures]
 
     def _send_progress(self, request: Request, result: ViewResult) -> None:
         """Send a picture of a long computation that is still running (``final: false``)."""
         if not self._is_stale(request):
-            content, pngs = self._message(request, result, final=False)
+            content, pngs = protocol.result(request, result, final=False)
             self.send(content, buffers=pngs)
 
-    def _input_range(self) -> tuple[float, float]:
-        """The range of model inputs the patterns stay in, read off the images given."""
-        if self._inputs is None:
-            return (0.0, 1.0)
-        lo, hi = float(np.nanmin(self._inputs[0])), float(np.nanmax(self._inputs[0]))
-        if lo >= 0.0 and hi <= 1.0:
-            return (0.0, 1.0)
-        if lo >= 0.0 and hi <= 255.0:
-            return (0.0, 255.0)
-        return (lo, hi)
 
-    def _result(self, request: Request) -> ViewResult:
-        result = self._results.get(request.key)
-        if result is None:
-            result = RENDERERS[request.view](self, request)
-            self._results.put(request.key, result)
-        return result
+def _options(explorer: LayerExplorer) -> tuple[tuple[str, Any], ...]:
+    return tuple((name, getattr(explorer, name)) for name in VIEWS[explorer.view].options)
 
-    def _sample_inputs(self, sample: int) -> list[np.ndarray]:
-        if self._inputs is None:
-            raise ValueError("No images to explain: pass them as LayerExplorer(model, images).")
-        return [x[sample : sample + 1] for x in self._inputs]
 
-    def _class_name(self, index: int) -> str:
-        return self.class_names[index] if 0 <= index < len(self.class_names) else str(index)
+def _selection(request: Request) -> tuple[Any, ...]:
+    return (request.layer, request.view, request.sample, request.options)
 
-    def _baseline_model(self) -> Any:
-        from .methods.weights import resolve_baseline
 
-        return resolve_baseline(self._model, self.baseline)
+def _input_notes(inputs: list[np.ndarray] | None) -> list[str]:
+    """A warning for non-finite values in the images, shown with every picture."""
+    from .render import Note
 
-    def _sample_activations(self, sample: int) -> dict[str, np.ndarray]:
-        """Every layer's output for one sample, from one forward pass, cached."""
-        if self._inputs is None:
-            raise ValueError(
-                "No images to show feature maps for: pass them as LayerExplorer(model, images)."
-            )
-        with self._pass_lock:  # two requests for one sample must not run two passes
-            cached = self._activations.get(sample)
-            if cached is None:
-                cached = self._adapter.activations(
-                    self._sample_inputs(sample), [info.name for info in self._infos]
-                )
-                self._activations.put(sample, cached)
-            return cached
+    if inputs is None:
+        return []
+    bad = sum(int((~np.isfinite(x)).sum()) for x in inputs)
+    if not bad:
+        return []
+    text = f"the images hold {bad:,} NaN or infinite values: every picture is computed from them"
+    return [Note("nonfinite_images", text, n=bad)]
 
 
 def _describe(error: BaseException) -> str:

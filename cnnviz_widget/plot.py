@@ -32,7 +32,20 @@ from ._layers import LayerInfo, resolve_layer
 from .adapters import adapter_for
 from .api import activations
 from .methods import prepare, softmax
-from .render import GAP, grid_shape, mosaic
+from .render import (
+    GAP,
+    WEIGHTS_CMAP,
+    as_conv4d,
+    check_in_channel,
+    grid_shape,
+    kernel_grid_shape,
+    kernel_tiles,
+    mosaic,
+    pattern_display,
+    symmetric_vmax,
+    tile_atlas,
+    tiles_mode,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -139,12 +152,7 @@ def _class_name(index: int, class_names: Sequence[str] | None) -> str:
 
 def _tile_grid(tiles: np.ndarray, rows: int, cols: int, gap: int = GAP) -> np.ndarray:
     """``(n, h, w)`` tiles laid out row by row, raw values kept; gaps and unused tiles NaN."""
-    n, h, w = tiles.shape
-    out = np.full((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap), np.nan, np.float32)
-    for i in range(n):
-        r, c = divmod(i, cols)
-        out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = tiles[i]
-    return out
+    return tile_atlas(tiles.astype(np.float32), cols, gap=gap, fill=np.float32(np.nan))
 
 
 # ------------------------------------------------------------------------ feature maps
@@ -257,21 +265,10 @@ def kernels(
         One image per model (trained first), both with ``clim == (-vmax, vmax)``, and one
         colour bar.
     """
-    from .methods.weights import (
-        WEIGHTS_CMAP,
-        _as_conv4d,
-        _check_in_channel,
-        _tiles,
-        is_depthwise_type,
-        kernel_grid_shape,
-        symmetric_vmax,
-        tiles_mode,
-    )
-
     info = _layer(model, layer)
     kernel, base_kernel = _kernels_of(model, baseline, info)
     vmax = symmetric_vmax(kernel, base_kernel)
-    depthwise = is_depthwise_type(info.type)
+    depthwise = adapter_for(model).is_depthwise(info.name)
     panels = [("", kernel)]
     if base_kernel is not None:
         panels = [(labels[0], kernel), (labels[1], base_kernel)]
@@ -279,11 +276,11 @@ def kernels(
     def grid(k: np.ndarray) -> tuple[np.ndarray, str]:
         if k.ndim == 2:
             return k.astype(np.float32), f"dense kernel {_shape_text(k.shape)} (in × out)"
-        k4, note = _as_conv4d(k)
+        k4, note = as_conv4d(k)
         kh, kw, n_in, _ = k4.shape
         mode = tiles_mode(k.shape, depthwise=depthwise)
-        channel = _check_in_channel(in_channel, n_in) if mode == "filters" else 0
-        tiles, _ = _tiles(k4, mode, channel)
+        channel = check_in_channel(in_channel, n_in) if mode == "filters" else 0
+        tiles, _ = kernel_tiles(k4, mode, channel)
         rows, cols = kernel_grid_shape(len(tiles))
         text = {
             "depthwise": f"{len(tiles)} depthwise filters · {kh} × {kw}",
@@ -560,14 +557,14 @@ def filter_patterns(
     matplotlib.figure.Figure
         One axes per filter, titled with its index; unused axes of the last row are hidden.
     """
-    from .methods.maximize import _display, _input_range, maximize_filters
+    from .methods.maximize import maximize_filters
 
     info = _layer(model, layer)
     indices = [int(f) for f in filters]
     patterns = maximize_filters(
         model, info, indices, steps=steps, size=size, seed=seed, input_range=input_range
     )
-    shown = _display(patterns, _input_range(input_range))
+    shown = pattern_display(patterns, input_range)
     rows, cols = grid_shape(len(indices), cols)
     tile = min(2.5, 10.0 / cols)  # inches: a row is at most 10 in wide
     fig = _new_figure(tile * cols, (tile + 0.1) * rows + 0.5)

@@ -84,8 +84,8 @@ def test_selection_yields_one_image_message_of_the_right_size(
     image = np.asarray(Image.open(io.BytesIO(buffers[0])).convert("RGBA"))
     # 16 channels of 11 x 11: a 2 x 8 mosaic with one-pixel gaps.
     assert image.shape[:2] == (2 * 11 + GAP, 8 * 11 + 7 * GAP)
-    assert content["image"]["rows"] == 2
-    assert content["image"]["cols"] == 8
+    assert content["images"][0]["rows"] == 2
+    assert content["images"][0]["cols"] == 8
     # The tiles hold this sample's activations, scaled per tile like mosaic() does.
     act = activations(seq_with_input, digits_like[0], "conv_b")["conv_b"][0]
     grid = mosaic(act, gap=GAP)
@@ -101,7 +101,7 @@ def test_selection_yields_one_image_message_of_the_right_size(
 def test_stale_requests_are_dropped(explorer):
     recorder = Recorder(explorer)
     # Hold the forward pass so requests pile up while the worker is busy.
-    with explorer._pass_lock:
+    with explorer.session._pass_lock:
         explorer.sample = 1  # not cached yet: the worker blocks on the lock
         for name in ["pool_a", "conv_b", "flat", "probs", "conv_a", "conv_b"]:
             explorer.layer = name
@@ -117,13 +117,13 @@ def test_stale_requests_are_dropped(explorer):
 def test_one_forward_pass_per_sample_serves_every_layer(explorer, monkeypatch):
     recorder = Recorder(explorer)
     passes = []
-    original = explorer._adapter.activations
+    original = explorer.session.adapter.activations
 
     def counting(inputs, names):
         passes.append(len(names))
         return original(inputs, names)
 
-    monkeypatch.setattr(explorer._adapter, "activations", counting)
+    monkeypatch.setattr(explorer.session.adapter, "activations", counting)
     explorer.sample = 2
     recorder.wait_for("result", _last_pending(recorder))
     for name in ["pool_a", "conv_b", "flat", "probs"]:
@@ -136,7 +136,7 @@ def test_python_side_selection_and_refresh(explorer):
     recorder = Recorder(explorer)
     explorer.layer = "probs"
     content, _ = recorder.wait_for("result", _last_pending(recorder))
-    assert content["image"]["kind"] == "strip"
+    assert content["images"][0]["kind"] == "strip"
     explorer._on_message(explorer, {"type": "refresh"}, [])
     again, buffers = recorder.wait_for("result", _last_pending(recorder))
     assert again["layer"] == "probs"
@@ -180,8 +180,8 @@ def test_nested_layer_selection(nested_vgg):
     images = np.random.default_rng(0).random((2, 32, 32, 3), dtype=np.float32)
     widget = LayerExplorer(nested_vgg, images, layer="vgg16/block2_conv1")
     assert widget.snapshot["layer"] == "vgg16/block2_conv1"
-    assert widget.snapshot["image"]["true_shape"] == [16, 16, 128]
-    assert widget.snapshot["image"]["cols"] == 16
+    assert widget.snapshot["images"][0]["true_shape"] == [16, 16, 128]
+    assert widget.snapshot["images"][0]["cols"] == 16
     widget.close()
 
 

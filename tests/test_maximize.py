@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from cnnviz_widget.methods import Cancelled
-from cnnviz_widget.methods.maximize import maximize_filter, maximize_filters, pattern_picture
-from cnnviz_widget.render import GAP, grid_shape
+from cnnviz_widget.methods.maximize import maximize_filter, maximize_filters
+from cnnviz_widget.render import GAP, grid_shape, pattern_picture
 
 
 def _vgg_small(keras, name="vgg_small"):

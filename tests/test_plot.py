@@ -20,9 +20,9 @@ from matplotlib.figure import Figure
 import cnnviz_widget
 from cnnviz_widget import plot
 from cnnviz_widget.data import DIGIT_NAMES
-from cnnviz_widget.methods.maximize import _display, maximize_filters
+from cnnviz_widget.methods.maximize import maximize_filters
 from cnnviz_widget.methods.weights import untrained_copy
-from cnnviz_widget.render import GAP
+from cnnviz_widget.render import GAP, pattern_display
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +227,7 @@ def test_filter_patterns_draw_one_tile_per_filter(model):
     tiles = _images(fig)
     assert len(tiles) == 16
     patterns = maximize_filters(model, "conv2d", list(range(16)), steps=3)
-    shown = _display(patterns, (0.0, 1.0))
+    shown = pattern_display(patterns, (0.0, 1.0))
     for i, tile in enumerate(tiles):
         np.testing.assert_array_equal(tile.get_array(), shown[i])
         assert tile.axes.get_title() == str(i)

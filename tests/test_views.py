@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from cnnviz_widget import LayerExplorer
-from cnnviz_widget._views import Request, saliency_view
+from cnnviz_widget.views import VIEWS, Request
 from cnnviz_widget.data import default_model
 
 
@@ -166,13 +166,13 @@ def test_filters_tab_streams_patterns_then_the_final_grid(explorer):
     request_id = explorer._latest
     wait(lambda m: m["id"] == request_id and m["type"] == "result" and m["final"])
     results = [m for m in messages if m["id"] == request_id and m["type"] == "result"]
-    steps = [m["image"]["step"] for m in results]
+    steps = [m["images"][0]["step"] for m in results]
     assert len(results) > 2
     assert steps == sorted(steps)
     assert steps[-1] == 30
     assert [m["final"] for m in results] == [False] * (len(results) - 1) + [True]
     final = results[-1]
-    assert (final["image"]["rows"], final["image"]["cols"]) == (2, 8)  # the first 16 filters
+    assert (final["images"][0]["rows"], final["images"][0]["cols"]) == (2, 8)  # the first 16 filters
     assert final["data"]["filters"] == list(range(16))
     assert final["data"]["channels"] == 64
     explorer.filter_count = 32
@@ -197,7 +197,7 @@ def test_selecting_another_layer_stops_the_ascent(explorer):
 
 def test_saliency_tab_makes_one_pass_for_map_and_predictions(explorer, monkeypatch):
     calls = []
-    adapter = explorer._adapter
+    adapter = explorer.session.adapter
     for name in ("logits", "class_gradients", "activations"):
         original = getattr(adapter, name)
 
@@ -208,6 +208,6 @@ def test_saliency_tab_makes_one_pass_for_map_and_predictions(explorer, monkeypat
         monkeypatch.setattr(adapter, name, counting)
     # Called directly (not through trait changes) so the worker thread adds no calls.
     request = Request(0, explorer.layer, "saliency", 2, (("class_index", -1), ("smooth", False)))
-    result = saliency_view(explorer, request)
+    result = VIEWS["saliency"].render(explorer.session, request)
     assert calls == ["class_gradients"]
     assert len(result.data["predictions"]) == 5

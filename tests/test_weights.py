@@ -19,14 +19,18 @@ from PIL import Image
 import cnnviz_widget
 from cnnviz_widget.methods.weights import (
     bias_values,
-    filter_detail,
-    kernel_grid_picture,
-    matrix_picture,
     resolve_baseline,
     untrained_copy,
     weight_histogram,
-    weights_view,
 )
+from cnnviz_widget.render import filter_detail, kernel_grid_picture, matrix_picture
+from cnnviz_widget.views import Session
+from cnnviz_widget.views.weights import weights_details
+
+
+def weights_view(model, layer, *, baseline=None, **options):
+    """The Weights tab's details for ``model`` (through the public session, as the tab)."""
+    return weights_details(Session.of(model, baseline=baseline), layer, **options)
 from cnnviz_widget.render import GAP, NAN_RGB
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from .base import Adapter
 
-SUPPORTED = "a Keras 3 model (keras.Model / keras.Sequential)"
+SUPPORTED = "a Keras 3 model (keras.Model / keras.Sequential) or a PyTorch torch.nn.Module"
 
 #: Adapters of the most recently used models, so repeated calls reuse compiled functions.
 #: Compiled TensorFlow functions end up referring to their model, so this cache holds at most
@@ -30,6 +30,14 @@ def _is_keras_model(model: Any) -> bool:
     return isinstance(model, keras.Model)
 
 
+def _is_torch_module(model: Any) -> bool:
+    if "torch" not in sys.modules:  # a torch model cannot exist without torch imported
+        return False
+    import torch
+
+    return isinstance(model, torch.nn.Module)
+
+
 def adapter_for(model: Any) -> Adapter:
     """The adapter of ``model`` (cached for recent models); ``TypeError`` if unsupported."""
     if getattr(model, "is_cnnviz_adapter", False):
@@ -43,6 +51,10 @@ def adapter_for(model: Any) -> Adapter:
             from .keras import KerasAdapter
 
             adapter: Adapter = KerasAdapter(model)
+        elif _is_torch_module(model):
+            from .torch import TorchAdapter
+
+            adapter = TorchAdapter(model)
         else:
             raise TypeError(
                 f"cnnviz_widget cannot read a {type(model).__module__}.{type(model).__name__}: "

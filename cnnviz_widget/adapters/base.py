@@ -1,58 +1,114 @@
-"""What every framework adapter provides.  Methods and the explorer talk only to this."""
+"""What every framework adapter provides.  Methods, views and the explorer talk only to this.
+
+An adapter owns every call into its framework.  Everything that crosses this boundary is
+numpy, **channels-last**, float32: model inputs ``(N, H, W, C)`` (an adapter of a
+channels-first framework transposes on the way in and out), activations ``(N, H, W, C)``,
+kernels ``(kh, kw, in, out)``, dense kernels ``(in, out)``.  See ``docs/architecture.md``.
+
+The registry (``adapters/__init__.py``) finds an adapter by duck typing; a framework is
+imported only when a model of it is passed.  ``tests/test_adapter_contract.py`` runs one
+contract suite against every adapter.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from .._layers import LayerInfo
 
+#: Preprocess callables map what a person displays to model input (any framework's layout).
+Preprocess = Any
 
+
+@runtime_checkable
 class Adapter(Protocol):
     """Every framework call goes through an adapter; arrays come back channels-last."""
 
+    #: "keras" or "torch": for messages and docs only; no caller branches on it.
     framework: str
+    #: Marks an adapter, so that ``adapter_for(adapter)`` returns it unchanged.
+    is_cnnviz_adapter: bool
 
+    @property
+    def model(self) -> Any:
+        """The user's model (``ReferenceError`` once it no longer exists)."""
+        ...
+
+    # ------------------------------------------------------------------ inputs
     def input_shapes(self) -> list[tuple[int | None, ...]]:
-        """Shapes of the model's inputs, batch axis first as ``None``, channels-last."""
+        """Shapes of the model's inputs, batch axis first as ``None``, **channels-last**.
+
+        Unknown sizes are ``None`` (a torch model does not declare H and W).
+        """
         ...
 
-    def is_built(self) -> bool:
-        """Whether the model's input shapes are known (no example needed)."""
+    def model_inputs(self, images: Any, preprocess: Preprocess | None) -> list[np.ndarray]:
+        """``images`` as validated float32 batches, one per model input, channels-last.
+
+        Builds a model that was never called, from the example.  ``ValueError`` naming the
+        expected and received shapes before any computation.
+        """
         ...
 
-    def ensure_built(self, inputs: Sequence[np.ndarray]) -> None:
-        """Build a model that has never been called, from example inputs."""
+    def display_images(self, images: Any, preprocess: Preprocess | None) -> np.ndarray:
+        """What a person looks at: the first input's images as uint8 ``(N, H, W, C)``."""
         ...
 
+    # ------------------------------------------------------------------ layers
     def list_layers(self) -> list[LayerInfo]:
         """All layers in model order, nested ones after their parent."""
         ...
 
+    def is_depthwise(self, name: str) -> bool:
+        """Whether the layer's kernel is depthwise: ``(kh, kw, in, multiplier)``."""
+        ...
+
+    def layer_weights(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """The layer's kernel (channels-last) and bias, or ``ValueError`` if it has none."""
+        ...
+
+    def untrained_copy(self) -> Any:
+        """A freshly initialised model of the same architecture (same layer names).
+
+        The user's model is not touched (its weights, and the global random state, stay as
+        they are).  Callers cache the copy.
+        """
+        ...
+
+    def n_classes(self) -> int | None:
+        """Classes of the (first) output when it is ``(N, classes)``, else None.
+
+        A model with several outputs is explained through its first (DESIGN.md section 2).
+        """
+        ...
+
+    # ------------------------------------------------------------ computations
     def activations(
         self, inputs: Sequence[np.ndarray], names: Sequence[str]
     ) -> dict[str, np.ndarray]:
         """Outputs of the named layers from one forward pass (inference mode)."""
         ...
 
+    def logits(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        """Pre-softmax class scores of the (first) output, ``(N, classes)``."""
+        ...
+
     def class_gradients(
         self, inputs: Sequence[np.ndarray], layer: str | None, class_index: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(target value, d(class logit)/d(target), logits, explained classes) in one pass."""
+        """``(target value, d(class logit)/d(target), logits, explained classes)``, one pass.
+
+        The target is the named layer's output, or the first model input when ``layer`` is
+        None (channels-last either way).  ``class_index`` holds one class per sample, -1
+        meaning that sample's top class.
+        """
         ...
 
     def filter_gradients(
         self, inputs: Sequence[np.ndarray], layer: str, filters: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Per sample, one filter's mean activation and its gradient w.r.t. the input."""
-        ...
-
-    def logits(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
-        """Pre-softmax class scores, (N, classes)."""
-        ...
-
-    def layer_weights(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
-        """The layer's kernel (channels-last) and bias, or ``ValueError`` if it has none."""
+        """Per sample, one filter's mean activation and its gradient w.r.t. the first input."""
         ...

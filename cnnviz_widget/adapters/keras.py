@@ -13,6 +13,7 @@ does not need.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -21,9 +22,14 @@ from typing import Any
 import keras
 import numpy as np
 
+from .._inputs import Preprocess, display_images, model_inputs, prebuild_inputs
 from .._layers import LayerInfo, kind_of, resolve_layer
 
 _SEP = "/"
+#: Layer classes whose kernel is depthwise, ``(kh, kw, in, multiplier)``.
+_DEPTHWISE_TYPES = frozenset(
+    {"DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"}
+)
 #: Key of the pre-softmax class scores among recorded outputs (no layer name has a NUL).
 LOGITS = "\0logits"
 
@@ -170,7 +176,38 @@ class KerasAdapter:
                 self.model(inputs[0] if len(inputs) == 1 else list(inputs), training=False)
                 self._layers = None
 
+    def model_inputs(self, images: Any, preprocess: Preprocess | None) -> list[np.ndarray]:
+        if not self.is_built():
+            self.ensure_built(prebuild_inputs(images, preprocess))
+        return model_inputs(images, self.input_shapes(), preprocess)
+
+    def display_images(self, images: Any, preprocess: Preprocess | None) -> np.ndarray:
+        # Keras models take display-layout (channels-last) images: show them as given.
+        shapes = self.input_shapes()
+        return display_images(images, len(shapes), len(shapes[0]) - 1)
+
     # ----------------------------------------------------------------- layers
+    def is_depthwise(self, name: str) -> bool:
+        self.list_layers()
+        return type(self._objects[name]).__name__ in _DEPTHWISE_TYPES
+
+    def n_classes(self) -> int | None:
+        graph = _graph_of(self.model)
+        if graph is not None and graph.outputs:
+            shape = tuple(graph.outputs[0].shape)
+        else:
+            shape = _shape_of(self.model.layers[-1]) if self.model.layers else None
+        return int(shape[-1]) if shape is not None and len(shape) == 2 and shape[-1] else None
+
+    def untrained_copy(self) -> Any:
+        # Keras draws unseeded initialisers' seeds from Python's global generator; a user's
+        # reproducible script must not see it move because a tab was opened.
+        state = random.getstate()
+        try:
+            return _untrained_keras(self.model)
+        finally:
+            random.setstate(state)
+
     def list_layers(self) -> list[LayerInfo]:
         with self._lock:
             if self._layers is None:
@@ -469,3 +506,58 @@ def _call_layer(
     # A shared layer called twice keeps its first output, as ``layer.output`` does.
     recorded.setdefault(name, output)
     return output
+
+
+def _untrained_keras(model: Any) -> Any:
+    """A fresh copy of ``model`` from its layers' configs (no variable shared with it)."""
+    if not model.built:
+        raise ValueError(
+            f"The model {model.name!r} has never been built: call it once (or start it with "
+            "keras.Input) before asking for an untrained copy."
+        )
+    try:
+        # Not recursive=True: that path renames a nested model's InputLayer.  The default
+        # clone re-creates a nested model from its config, so it gets fresh variables too.
+        copy = keras.models.clone_model(model, input_tensors=_named_inputs(model))
+    except Exception as exc:
+        raise ValueError(
+            f"Could not build an untrained copy of {model.name!r} with "
+            f"keras.models.clone_model ({type(exc).__name__}: {exc}); pass baseline= a "
+            "model of the same architecture, or baseline=None."
+        ) from exc
+    if not copy.built or len(copy.weights) != len(model.weights):
+        shapes = [tuple(t.shape) for t in model.inputs]
+        if isinstance(copy, keras.Sequential) and len(shapes) == 1:
+            copy.build((None, *shapes[0][1:]))
+        else:
+            zeros = [np.zeros([1 if d is None else int(d) for d in s], np.float32) for s in shapes]
+            copy(zeros[0] if len(zeros) == 1 else zeros, training=False)
+    mine = {id(v) for v in model.weights}
+    if any(id(v) in mine for v in copy.weights):
+        raise ValueError(f"The copy of {model.name!r} shares variables with it; not a baseline.")
+    if [tuple(v.shape) for v in copy.weights] != [tuple(v.shape) for v in model.weights]:
+        raise ValueError(f"The copy of {model.name!r} does not have the original's weights.")
+    return copy
+
+
+def _named_inputs(model: Any) -> Any:
+    """New ``keras.Input``s for a functional model, named as its own input layers.
+
+    ``clone_model`` would otherwise name a functional model's new inputs after their
+    tensors (``keras_tensor_12``), and the input layers' names would no longer match.
+    """
+    if isinstance(model, keras.Sequential) or not hasattr(model, "_run_through_graph"):
+        return None
+
+    def named(tensor: Any) -> Any:
+        layer = getattr(getattr(tensor, "_keras_history", None), "operation", None)
+        return keras.Input(
+            batch_shape=tuple(tensor.shape),
+            dtype=tensor.dtype,
+            name=getattr(layer, "name", None),
+        )
+
+    try:
+        return keras.tree.map_structure(named, model.input)
+    except (AttributeError, ValueError):
+        return None

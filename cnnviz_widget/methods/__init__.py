@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .._inputs import Preprocess, model_inputs, prebuild_inputs
-from .._layers import LayerInfo
+from .._inputs import Preprocess
 from ..adapters import adapter_for
 from ..adapters.base import Adapter
 
@@ -30,9 +29,7 @@ def prepare(
 ) -> tuple[Adapter, list[np.ndarray]]:
     """The model's adapter and ``images`` validated as float32 model inputs."""
     adapter = adapter_for(model)
-    if not adapter.is_built():
-        adapter.ensure_built(prebuild_inputs(images, preprocess))
-    return adapter, model_inputs(images, adapter.input_shapes(), preprocess)
+    return adapter, adapter.model_inputs(images, preprocess)
 
 
 def image_size(inputs: Sequence[np.ndarray]) -> tuple[int, int]:
@@ -45,11 +42,13 @@ def image_size(inputs: Sequence[np.ndarray]) -> tuple[int, int]:
     return int(inputs[0].shape[1]), int(inputs[0].shape[2])
 
 
-def class_count(layers: Sequence[LayerInfo]) -> int | None:
-    """Number of classes, from the last top-level layer when its output is ``(N, classes)``."""
-    top = [info for info in layers if info.parent is None]
-    shape = top[-1].output_shape if top else None
-    return shape[-1] if shape is not None and len(shape) == 2 else None
+def class_count(adapter: Adapter) -> int | None:
+    """Number of classes of the model's first output (``None`` if it is not ``(N, classes)``)."""
+    if isinstance(adapter, (list, tuple)):  # transitional: a layer list (first output's count
+        top = [info for info in adapter if info.parent is None]  # is the adapter's to say)
+        shape = top[-1].output_shape if top else None
+        return shape[-1] if shape is not None and len(shape) == 2 else None
+    return adapter.n_classes()
 
 
 def class_request(class_index: Any, n_samples: int, n_classes: int | None) -> np.ndarray:

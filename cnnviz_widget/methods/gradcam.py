@@ -226,7 +226,7 @@ def cam_details(
     adapter, inputs = prepare(model, images, preprocess)
     layers = adapter.list_layers()
     info = _target_layer(layers, layer)
-    request = class_request(class_index, len(inputs[0]), class_count(layers))
+    request = class_request(class_index, len(inputs[0]), class_count(adapter))
     size = image_size(inputs) if upsample or method == "scorecam" else None
 
     evidence = _gather(adapter, inputs, info, request, method, cache, should_stop, batch_size)

@@ -9,7 +9,16 @@ import numpy as np
 
 from .._inputs import Preprocess
 from ..adapters.base import Adapter
-from . import class_count, class_request, image_size, min_max, prepare, top_classes
+from . import (
+    Cancelled,
+    ShouldStop,
+    class_count,
+    class_request,
+    image_size,
+    min_max,
+    prepare,
+    top_classes,
+)
 
 #: Input elements per gradient call when SmoothGrad batches its noisy copies (16 MiB float32).
 _CHUNK_ELEMENTS = 2**22
@@ -73,16 +82,20 @@ def saliency_details(
     noise: float = 0.2,
     seed: int = 0,
     preprocess: Preprocess | None = None,
+    should_stop: ShouldStop | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``saliency`` with the clean images' logits and the explained classes, from the passes
-    it makes anyway (the widget shows the predictions beside the map)."""
+    it makes anyway (the widget shows the predictions beside the map).  ``should_stop`` is
+    checked between SmoothGrad's gradient calls and raises ``Cancelled``."""
     adapter, inputs = prepare(model, images, preprocess)
     image_size(inputs)
-    request = class_request(class_index, len(inputs[0]), class_count(adapter.list_layers()))
-    if smooth_samples > 0:
+    request = class_request(class_index, len(inputs[0]), class_count(adapter))
+    if _sample_count(smooth_samples) > 0:
         logits = adapter.logits(inputs)
         request = top_classes(logits, request)
-        magnitude = _smooth_gradients(adapter, inputs, request, smooth_samples, noise, seed)
+        magnitude = _smooth_gradients(
+            adapter, inputs, request, _sample_count(smooth_samples), noise, seed, should_stop
+        )
     else:
         _, gradients, logits, request = adapter.class_gradients(inputs, None, request)
         magnitude = np.abs(gradients)
@@ -96,6 +109,7 @@ def _smooth_gradients(
     samples: int,
     noise: float,
     seed: int,
+    should_stop: ShouldStop | None = None,
 ) -> np.ndarray:
     """Mean |d score / d input| over ``samples`` noisy copies of every sample, one gradient
     call per chunk of copies (copy-major order, as tf-keras-vis draws its noise)."""
@@ -108,9 +122,22 @@ def _smooth_gradients(
     copies = samples * n_samples
     per_call = max(1, _CHUNK_ELEMENTS // x[0].size)
     for start in range(0, copies, per_call):
+        if should_stop is not None and should_stop():
+            raise Cancelled("SmoothGrad stopped: a newer request superseded it.")
         which = np.arange(start, min(copies, start + per_call)) % n_samples
         drawn = rng.standard_normal((len(which), *x.shape[1:])) * sigma[which]
         batch = [x[which] + drawn.astype(np.float32)] + [other[which] for other in inputs[1:]]
         gradients = adapter.class_gradients(batch, None, classes[which])[1]
         np.add.at(total, which, np.abs(gradients))
     return total / samples
+
+
+def _sample_count(smooth_samples: Any) -> int:
+    """``smooth_samples`` as an int; a clear error for anything that is not a whole number."""
+    if isinstance(smooth_samples, bool) or not isinstance(smooth_samples, (int, np.integer)):
+        raise TypeError(
+            f"smooth_samples must be a whole number of noisy copies, got {smooth_samples!r}."
+        )
+    if smooth_samples < 0:
+        raise ValueError(f"smooth_samples must be 0 (plain gradients) or more: {smooth_samples}.")
+    return int(smooth_samples)

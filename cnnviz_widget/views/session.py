@@ -1,0 +1,183 @@
+"""The session a view computes in: the model's adapter, the images, caches, cancellation.
+
+The explorer owns one ``Session`` per model and hands it to every view; views never see
+the explorer.  Everything here is thread-safe: the explorer's worker thread computes while
+the kernel's thread may clear the caches (``refresh``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._cache import BytesLRU
+from .._layers import LayerInfo, resolve_layer
+from ..adapters.base import Adapter
+from ..methods.gradcam import CamCache
+from ._base import Request, ViewResult
+
+
+def _never(request: Request) -> bool:
+    return False
+
+
+def _ignore(request: Request, result: ViewResult) -> None:
+    return None
+
+
+class Session:
+    """What the views of one explorer share.
+
+    Parameters
+    ----------
+    adapter : Adapter
+        The model's adapter.
+    inputs : list of numpy.ndarray or None
+        Validated model inputs, channels-last, one array per model input.
+    display : numpy.ndarray
+        The images a person looks at, uint8 ``(N, H, W, C)`` (or ``(N, H, W)``).
+    class_names : sequence of str
+    baseline : "untrained", a model, or None
+        What the weights view compares against.
+    cache_bytes : int
+        Memory for cached activations (least recently used samples go first).
+    is_stale : callable
+        ``is_stale(request)`` is True once a newer request superseded it; long views check
+        it and stop.
+    on_progress : callable
+        ``on_progress(request, partial_result)`` sends a picture of work still running.
+    """
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        inputs: list[np.ndarray] | None,
+        display: np.ndarray,
+        *,
+        class_names: Sequence[str] = (),
+        baseline: Any = "untrained",
+        cache_bytes: int = 512 * 2**20,
+        is_stale: Callable[[Request], bool] = _never,
+        on_progress: Callable[[Request, ViewResult], None] = _ignore,
+    ) -> None:
+        self.adapter = adapter
+        self.inputs = inputs
+        self.display = display
+        self.class_names = list(class_names)
+        self.layers: list[LayerInfo] = adapter.list_layers()
+        self.is_stale = is_stale
+        self.on_progress = on_progress
+        self._baseline = baseline
+        self.activation_cache = BytesLRU(
+            cache_bytes, lambda acts: sum(a.nbytes for a in acts.values())
+        )
+        self.result_cache = BytesLRU(64 * 2**20, lambda result: result.nbytes)
+        self.cams = CamCache()
+        self._pass_lock = threading.Lock()
+
+    @classmethod
+    def of(
+        cls,
+        model: Any,
+        images: Any = None,
+        *,
+        preprocess: Any = None,
+        **options: Any,
+    ) -> Session:
+        """A session over ``model`` (and ``images``), as the explorer builds one.
+
+        ``options`` are the keyword arguments of ``Session`` (``class_names``, ``baseline``,
+        ``cache_bytes``, ``is_stale``, ``on_progress``).  ``ValueError`` for bad images.
+        """
+        from ..adapters import adapter_for
+
+        adapter = adapter_for(model)
+        if images is None:
+            return cls(adapter, None, np.zeros((0, 1, 1), np.uint8), **options)
+        inputs = adapter.model_inputs(images, preprocess)
+        return cls(adapter, inputs, adapter.display_images(images, preprocess), **options)
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def n_samples(self) -> int:
+        return 0 if self.inputs is None else int(self.inputs[0].shape[0])
+
+    def layer_info(self, layer: str | LayerInfo) -> LayerInfo:
+        return resolve_layer(self.layers, layer)
+
+    def class_name(self, index: int) -> str:
+        names = self.class_names
+        return names[index] if 0 <= index < len(names) else str(index)
+
+    def sample_inputs(self, sample: int) -> list[np.ndarray]:
+        if self.inputs is None:
+            raise ValueError("No images to explain: pass them as LayerExplorer(model, images).")
+        return [x[sample : sample + 1] for x in self.inputs]
+
+    def sample_activations(self, sample: int) -> dict[str, np.ndarray]:
+        """Every layer's output for one sample, from one forward pass, cached."""
+        if self.inputs is None:
+            raise ValueError(
+                "No images to show feature maps for: pass them as LayerExplorer(model, images)."
+            )
+        with self._pass_lock:  # two requests for one sample must not run two passes
+            cached = self.activation_cache.get(sample)
+            if cached is None:
+                cached = self.adapter.activations(
+                    self.sample_inputs(sample), [info.name for info in self.layers]
+                )
+                self.activation_cache.put(sample, cached)
+            return cached
+
+    def input_range(self) -> tuple[float, float]:
+        """The range of model inputs the patterns stay in, read off the images given."""
+        if self.inputs is None:
+            return (0.0, 1.0)
+        finite = self.inputs[0][np.isfinite(self.inputs[0])]
+        if not finite.size:
+            return (0.0, 1.0)
+        lo, hi = float(finite.min()), float(finite.max())
+        if lo >= 0.0 and hi <= 1.0:
+            return (0.0, 1.0)
+        if lo >= 0.0 and hi <= 255.0:
+            return (0.0, 255.0)
+        return (lo, hi)
+
+    # ----------------------------------------------------------------- baseline
+    @property
+    def baseline(self) -> Any:
+        return self._baseline
+
+    @baseline.setter
+    def baseline(self, value: Any) -> None:
+        self._baseline = value
+        self.result_cache.clear()  # the weights pictures show the old baseline
+
+    def baseline_model(self) -> Any:
+        """The model the weights view compares against (the untrained copy is cached)."""
+        from ..methods.weights import resolve_baseline
+
+        return resolve_baseline(self.adapter.model, self._baseline)
+
+    # ---------------------------------------------------------------- computing
+    def compute(self, request: Request) -> ViewResult:
+        """The view's result for ``request``, from the result cache when it was drawn before."""
+        from . import VIEWS
+
+        view = VIEWS[request.view]
+        layer = request.layer if view.per_layer else None
+        key = (view.name, layer, request.sample, request.options)
+        result = self.result_cache.get(key)
+        if result is None:
+            result = view.render(self, request)
+            self.result_cache.put(key, result)
+        return result
+
+    def clear(self) -> None:
+        """Forget everything computed (after the model's weights changed)."""
+        self.activation_cache.clear()
+        self.result_cache.clear()
+        self.cams.clear()
