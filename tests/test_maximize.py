@@ -244,7 +244,6 @@ def test_pattern_picture_layout(k):
         height,
     )
     assert meta["kind"] == "patterns"
-    assert meta["filters"] == list(range(k))
     assert (meta["step"], meta["steps"], meta["true_shape"]) == (12, 30, [h, w, 3])
     assert (meta["tile_width"], meta["tile_height"], meta["downsample"]) == (w, h, 1)
     assert picture.caption.startswith(f"{k} filter{'s' if k > 1 else ''} · step 12/30")

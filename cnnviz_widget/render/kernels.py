@@ -232,10 +232,10 @@ def kernel_grid_picture(
         RGBA PNG; gaps between tiles and unused tiles are transparent.  ``meta`` holds
         ``kind`` (``"kernels"`` or ``"matrix"``), ``width``, ``height``, ``rows``, ``cols``,
         ``tile_width``, ``tile_height``, ``gap``, ``channels`` (tiles), ``true_shape``,
-        ``downsample``, ``vmin``, ``vmax``, ``cmap``, ``colorbar`` (see :func:`colorbar`)
-        and, for kernels, ``tiles`` (the mode), ``cell``, ``in_channel``, ``in_channels``,
-        ``out_channels``, ``kernel_size``, ``tile_output_channel`` (one int per tile: the
-        output channel, i.e. the feature map, it belongs to) and ``rgb``.
+        ``downsample``, ``vmin``, ``vmax``, ``colorbar`` (see :func:`colorbar`) and, for
+        kernels, ``tiles`` (the mode), ``cell`` (pixels per weight), ``in_channels`` and
+        ``tile_output_channel`` (one int per tile: the output channel, i.e. the feature map,
+        it belongs to).
     """
     k = np.asarray(kernel)
     if k.ndim == 2:
@@ -308,15 +308,10 @@ def kernel_grid_picture(
         downsample=1,
         cell=cell,
         tiles=mode,
-        rgb=mode == "rgb",
-        in_channel=in_channel if mode == "filters" else None,
         in_channels=n_in,
-        out_channels=n_out if mode != "depthwise" else n,
-        kernel_size=[kh, kw],
         tile_output_channel=out_of_tile,
         vmin=-scale,
         vmax=scale,
-        cmap="rgb" if mode == "rgb" else cmap,
         colorbar=colorbar(scale, cmap, rgb=mode == "rgb"),
     )
     return Picture(encode_png(atlas), meta, caption, notes)
@@ -373,7 +368,6 @@ def matrix_picture(
         cell_width=cx,
         vmin=-scale,
         vmax=scale,
-        cmap=cmap,
         colorbar=colorbar(scale, cmap),
     )
     return Picture(encode_png(pixels), meta, caption, notes)

@@ -219,4 +219,4 @@ def image_picture(image: np.ndarray) -> Picture:
 def heatmap_picture(values: np.ndarray, caption: str) -> Picture:
     """A map in [0, 1] in the heatmap colour map."""
     rgb = colorize(values, HEATMAP_CMAP)
-    return single_picture(rgb, "heatmap", values.shape, caption, cmap=HEATMAP_CMAP)
+    return single_picture(rgb, "heatmap", values.shape, caption)

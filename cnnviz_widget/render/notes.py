@@ -16,6 +16,8 @@ WARNING_CODES: dict[str, tuple[str, ...]] = {
     "zero_cam": ("layer",),
     "nonfinite_patterns": ("n",),
     "nonfinite_images": ("n",),
+    "zero_weights": (),
+    "clipped_weights": ("scale",),
 }
 
 
@@ -37,11 +39,9 @@ class Note(str):
         return {"code": self.code, **self.params}
 
 
-
 def note_codes(warnings: list[str]) -> list[dict[str, Any] | None]:
     """The codes of ``warnings`` for the browser (None for a plain string)."""
     return [w.to_json() if isinstance(w, Note) else None for w in warnings]
-
 
 
 def value_warnings(x: np.ndarray) -> list[str]:
@@ -53,4 +53,3 @@ def value_warnings(x: np.ndarray) -> list[str]:
     if n_inf:
         warnings.append(Note("inf", f"{n_inf:,} infinite values (drawn in magenta)", n=n_inf))
     return warnings
-

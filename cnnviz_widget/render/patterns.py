@@ -93,7 +93,6 @@ def pattern_picture(
         channels=k,
         true_shape=shape,
         downsample=factor,
-        filters=filters,
         step=int(step),
         steps=int(steps),
     )

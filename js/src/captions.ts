@@ -61,13 +61,17 @@ export function captionFor(result: StoredResult | null | undefined, lang: Lang):
   return captionFromNumbers(result, lang) ?? result.caption;
 }
 
-const NOTE_KEYS = {
+/** The translation of every warning code the kernel sends (``WARNING_CODES`` in Python). */
+export const NOTE_KEYS = {
   nan: "noteNan",
   inf: "noteInf",
   constant_channels: "noteConstant",
   equal_values: "noteEqual",
   nonfinite_patterns: "noteNonfinite",
+  nonfinite_images: "noteNonfiniteImages",
   zero_cam: "noteZeroCam",
+  zero_weights: "noteZeroWeights",
+  clipped_weights: "noteClipped",
 } as const;
 
 /** The warnings to show: the kernel's English text, or rebuilt from their codes. */

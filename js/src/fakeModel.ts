@@ -143,17 +143,22 @@ export function resultMessage(
   layerName: string,
   extra: Record<string, unknown> = {},
 ): Record<string, unknown> {
+  // Tests say `image` for a one-picture result; the kernel sends `images` only.
+  const { image, ...rest } = extra;
   return {
     type: "result",
     id,
     layer: layerName,
     view: "activations",
     sample: 0,
+    options: {},
     final: true,
-    image: imageMeta(),
+    images: [image ?? imageMeta()],
     caption: "32 channels, 26 × 26",
     warnings: [],
-    ...extra,
+    warning_codes: [],
+    data: {},
+    ...rest,
   };
 }
 
@@ -328,7 +333,6 @@ export function weightsMessage(
   const msg = resultMessage(id, layerName, {
     view: "weights",
     options: { in_channel: 0, rgb: false, channel },
-    image: images[0],
     images,
     caption: "32 filters · 3 × 3",
     data,
@@ -401,7 +405,6 @@ export function explainMessage(
       view === "gradcam"
         ? { class_index: -1, cam_method: options.method ?? "gradcam", channel }
         : { class_index: -1, smooth: options.smooth ?? false },
-    image: images[0],
     images,
     caption: `${view} · class ${classIndex}`,
     data,

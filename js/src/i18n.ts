@@ -104,6 +104,10 @@ const en = {
   noteEqual: "all values are equal (drawn flat)",
   noteNonfinite: "{n} non-finite values (drawn at their tile's mean)",
   noteZeroCam: "the map is zero everywhere: no positive evidence for this class at {layer}",
+  noteNonfiniteImages:
+    "the images hold {n} NaN or infinite values: every picture is computed from them",
+  noteZeroWeights: "all weights are zero",
+  noteClipped: "weights beyond ±{scale} are clipped to the ends of the scale",
 } as const;
 
 export type StringKey = keyof typeof en;
@@ -125,6 +129,9 @@ const ko: Record<StringKey, string> = {
   noteEqual: "모든 값이 같음 (평평하게 표시)",
   noteNonfinite: "유한하지 않은 값 {n}개 (타일 평균으로 표시)",
   noteZeroCam: "맵이 모두 0: {layer}에서 이 클래스를 뒷받침하는 근거가 없음",
+  noteNonfiniteImages: "이미지에 NaN 또는 무한대 값이 {n}개 있음: 모든 그림이 이 값으로 계산됨",
+  noteZeroWeights: "모든 가중치가 0",
+  noteClipped: "±{scale}를 넘는 가중치는 눈금 양 끝으로 잘림",
   layerCount: "레이어 {n}개",
   layersLabel: "레이어",
   noLayers: "레이어 없음",

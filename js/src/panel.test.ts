@@ -116,7 +116,7 @@ describe("result panel", () => {
   it("renders the snapshot when there are no live messages, without asking the kernel", async () => {
     const snapshot = {
       ...resultMessage(7, "conv2", { caption: "saved maps", image: imageMeta({ rows: 2 }) }),
-      png: pngBytes(),
+      pngs: [pngBytes()],
     };
     const model = new FakeModel({ layers: LAYERS, layer: "conv2", snapshot });
     const { root } = await mountOne(model);

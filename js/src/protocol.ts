@@ -1,26 +1,32 @@
-// Message kinds and trait shapes shared with the kernel.
-// Keep in sync with cnnviz_widget/_protocol.py.
+// Message kinds, shared lists and message shapes of the kernel <-> browser protocol.
+// The kernel builds every message in cnnviz_widget/_protocol.py; js/src/fixtures/protocol.json
+// holds real messages and the kernel's lists, written by tests/test_protocol.py, and
+// protocol.test.ts checks this file against it (docs/architecture.md, "The protocol").
 
 export const PENDING = "pending";
 export const RESULT = "result";
 export const ERROR = "error";
+export const REJECTED = "rejected";
 export const REFRESH = "refresh";
+export const MESSAGE_KINDS = [PENDING, RESULT, ERROR, REJECTED, REFRESH] as const;
 
 export const VIEWS = ["activations", "weights", "gradcam", "saliency", "filters"] as const;
 export type ViewName = (typeof VIEWS)[number];
 
-export type LayerKind =
-  | "input"
-  | "conv"
-  | "dense"
-  | "pool"
-  | "activation"
-  | "norm"
-  | "reshape"
-  | "dropout"
-  | "merge"
-  | "model"
-  | "other";
+export const LAYER_KINDS = [
+  "input",
+  "conv",
+  "dense",
+  "pool",
+  "activation",
+  "norm",
+  "reshape",
+  "dropout",
+  "merge",
+  "model",
+  "other",
+] as const;
+export type LayerKind = (typeof LAYER_KINDS)[number];
 
 /** One row of `layers`, as `LayerInfo` is serialized by the kernel. */
 export interface LayerInfo {
@@ -41,8 +47,16 @@ export interface SampleInfo {
   caption: string;
 }
 
-export type ImageKind =
-  "mosaic" | "strip" | "image" | "heatmap" | "kernels" | "matrix" | "patterns";
+export const IMAGE_KINDS = [
+  "mosaic",
+  "strip",
+  "image",
+  "heatmap",
+  "kernels",
+  "matrix",
+  "patterns",
+] as const;
+export type ImageKind = (typeof IMAGE_KINDS)[number];
 
 /** The colour scale of a kernel grid: 11 hex colours from vmin to vmax, and 5 tick values. */
 export interface Colorbar {
@@ -76,6 +90,15 @@ export interface ImageMeta {
   /** Kernel grids: the output channel (feature map) of each tile. */
   tile_output_channel?: number[];
   colorbar?: Colorbar;
+  /** Kernel grids and matrices: the symmetric scale, and the pixels one weight covers. */
+  vmin?: number;
+  vmax?: number;
+  cell?: number;
+  cell_height?: number;
+  cell_width?: number;
+  /** Dense matrices: the (downsampled) matrix drawn, and the factor of each axis. */
+  shown_shape?: number[];
+  downsample_axes?: number[];
 }
 
 interface Addressed {
@@ -83,6 +106,8 @@ interface Addressed {
   layer: string;
   view: string;
   sample: number;
+  /** The view options the request was made with (class_index, cam_method, channel, ...). */
+  options: Record<string, unknown>;
 }
 
 export interface PendingMessage extends Addressed {
@@ -92,15 +117,12 @@ export interface PendingMessage extends Addressed {
 export interface ResultMessage extends Addressed {
   type: typeof RESULT;
   final: boolean;
-  image: ImageMeta;
-  /** One entry per buffer, in buffer order (`image` is the first). */
+  /** One entry per buffer, in buffer order; the first is the one every view draws. */
   images: ImageMeta[];
   caption: string;
   warnings: string[];
   /** Per warning, its code and numbers (null: plain text), for other languages. */
   warning_codes: (Record<string, unknown> | null)[];
-  /** The view options the result was computed with (class_index, cam_method, channel, ...). */
-  options: Record<string, unknown>;
   /** View-specific numbers (histogram, predictions, ...); checked where they are read. */
   data: Record<string, unknown>;
 }
@@ -110,17 +132,55 @@ export interface ErrorMessage extends Addressed {
   message: string;
 }
 
+/** A trait value set here that the kernel refused; the trait keeps its previous value. */
+export interface RejectedMessage {
+  type: typeof REJECTED;
+  trait: string;
+  value: unknown;
+  message: string;
+}
+
 export type KernelMessage = PendingMessage | ResultMessage | ErrorMessage;
 
 export interface RefreshMessage {
   type: typeof REFRESH;
 }
 
-/** `snapshot`: `{}` or the latest final result message plus its PNGs (`png` is the first). */
-export type Snapshot = Partial<ResultMessage> & { png?: Bytes; pngs?: Bytes[] };
+/** `snapshot`: `{}`, the latest final result message plus its PNGs, or the latest error. */
+export type Snapshot = Partial<ResultMessage> & { pngs?: Bytes[] };
 
 export const CAM_METHODS = ["gradcam", "gradcam++", "layercam", "scorecam"] as const;
 export type CamMethod = (typeof CAM_METHODS)[number];
+
+/** The traits each view depends on besides layer and sample. */
+export const VIEW_OPTIONS = {
+  activations: [],
+  weights: ["in_channel", "rgb", "channel"],
+  gradcam: ["class_index", "cam_method", "channel"],
+  saliency: ["class_index", "smooth"],
+  filters: ["filter_count"],
+} as const satisfies Record<ViewName, readonly string[]>;
+
+/** Every synced trait (the keys of `Traits`), in the kernel's order. */
+export const SYNCED_TRAITS = [
+  "layers",
+  "samples",
+  "layer",
+  "view",
+  "views",
+  "sample",
+  "lang",
+  "model_name",
+  "class_names",
+  "class_index",
+  "cam_method",
+  "smooth",
+  "in_channel",
+  "rgb",
+  "channel",
+  "filter_count",
+  "snapshot",
+] as const satisfies readonly (keyof Traits)[];
 
 export type Lang = "en" | "ko";
 
@@ -185,15 +245,11 @@ function isAddressed(msg: Record<string, unknown>): boolean {
   );
 }
 
-const KINDS = new Set<string>([
-  "mosaic",
-  "strip",
-  "image",
-  "heatmap",
-  "kernels",
-  "matrix",
-  "patterns",
-]);
+const KINDS = new Set<string>(IMAGE_KINDS);
+
+function numbers(raw: unknown): number[] | undefined {
+  return Array.isArray(raw) ? raw.filter(finite) : undefined;
+}
 
 function finite(value: unknown): value is number {
   return typeof value === "number" && Number.isFinite(value);
@@ -212,7 +268,7 @@ function readColorbar(raw: unknown): Colorbar | undefined {
   };
 }
 
-/** The image metadata with defaults filled, so a partial dict from an older kernel still draws. */
+/** The image metadata checked field by field, with safe defaults for a malformed one. */
 export function readImageMeta(raw: unknown, role = "main"): ImageMeta {
   const m = isObject(raw) ? raw : {};
   const num = (key: string, fallback: number): number => {
@@ -246,15 +302,21 @@ export function readImageMeta(raw: unknown, role = "main"): ImageMeta {
   }
   const colorbar = readColorbar(m.colorbar);
   if (colorbar) meta.colorbar = colorbar;
+  for (const key of ["vmin", "vmax", "cell", "cell_height", "cell_width"] as const) {
+    const v = m[key];
+    if (finite(v)) meta[key] = v;
+  }
+  const shown = numbers(m.shown_shape);
+  if (shown) meta.shown_shape = shown;
+  const axes = numbers(m.downsample_axes);
+  if (axes) meta.downsample_axes = axes;
   return meta;
 }
 
-/** `images` of a result; an older kernel sends only `image`, which then is the one. */
+/** `images` of a result (empty when the message has none: nothing to draw). */
 export function readImages(raw: Record<string, unknown>): ImageMeta[] {
-  if (Array.isArray(raw.images) && raw.images.length > 0) {
-    return raw.images.map((m, i) => readImageMeta(m, i === 0 ? "main" : `image${i}`));
-  }
-  return [readImageMeta(raw.image)];
+  if (!Array.isArray(raw.images)) return [];
+  return raw.images.map((m, i) => readImageMeta(m, i === 0 ? "main" : `image${i}`));
 }
 
 export function readRecord(raw: unknown): Record<string, unknown> {
@@ -276,20 +338,19 @@ export function parseKernelMessage(raw: unknown): KernelMessage | null {
     layer: raw.layer as string,
     view: raw.view as string,
     sample: raw.sample as number,
+    options: readRecord(raw.options),
   };
   switch (raw.type) {
     case PENDING:
       return { type: PENDING, ...base };
     case RESULT: {
       const images = readImages(raw);
+      if (images.length === 0) return null;
       return {
         type: RESULT,
         ...base,
-        // A kernel that does not stream sends one message; treat a missing flag as final.
-        final: raw.final !== false,
-        image: images[0] ?? readImageMeta(raw.image),
+        final: raw.final === true,
         images,
-        options: readRecord(raw.options),
         data: readRecord(raw.data),
         caption: typeof raw.caption === "string" ? raw.caption : "",
         warnings: readWarnings(raw.warnings),
@@ -301,4 +362,15 @@ export function parseKernelMessage(raw: unknown): KernelMessage | null {
     default:
       return null;
   }
+}
+
+/** A `rejected` message, or null for anything else. */
+export function parseRejected(raw: unknown): RejectedMessage | null {
+  if (!isObject(raw) || raw.type !== REJECTED || typeof raw.trait !== "string") return null;
+  return {
+    type: REJECTED,
+    trait: raw.trait,
+    value: raw.value,
+    message: typeof raw.message === "string" ? raw.message : "",
+  };
 }

@@ -135,7 +135,7 @@ describe("ResultStore", () => {
 describe("snapshot", () => {
   const snapshot = {
     ...resultMessage(9, "conv1", { image: imageMeta({ cols: 4 }) }),
-    png: pngBytes(),
+    pngs: [pngBytes()],
   };
 
   it("is used only for its own key", () => {
@@ -213,7 +213,6 @@ describe("results with several images", () => {
     ];
     const snapshot = {
       ...resultMessage(4, "conv1", { images, data: { class_index: 3 } }),
-      png: pngBytes(1),
       pngs: [pngBytes(1), pngBytes(2)],
     };
     const entry = snapshotEntry(snapshot, KEY);

@@ -8,7 +8,7 @@ import {
   type KernelMessage,
   PENDING,
   parseKernelMessage,
-  readImageMeta,
+  parseRejected,
   readImages,
   readRecord,
   readWarningCodes,
@@ -98,6 +98,8 @@ export const MAX_RESULTS = 32;
 // Ids are tiny, so newest-id bookkeeping outlives the images: an evicted key
 // must still refuse a late, older result.
 const MAX_IDS = 1024;
+/** The key listeners are called with when the notice (a refused value) changes. */
+export const NOTICE = "\u0000notice";
 
 export class ResultStore {
   readonly #entries = new Map<string, Entry>();
@@ -105,6 +107,7 @@ export class ResultStore {
   readonly #listeners = new Set<Listener>();
   readonly #refreshed = new Set<string>();
   readonly #maxResults: number;
+  #notice: string | null = null;
 
   constructor(maxResults = MAX_RESULTS) {
     this.#maxResults = maxResults;
@@ -133,8 +136,25 @@ export class ResultStore {
     return () => this.#listeners.delete(listener);
   }
 
+  /** The kernel's last word on a refused trait value (one line for the panel), or null. */
+  get notice(): string | null {
+    return this.#notice;
+  }
+
+  clearNotice(): void {
+    if (this.#notice === null) return;
+    this.#notice = null;
+    for (const listener of this.#listeners) listener(NOTICE);
+  }
+
   /** Takes a raw `msg:custom` payload; returns whether it changed the store. */
   receive(raw: unknown, buffers: readonly unknown[] = []): boolean {
+    const rejected = parseRejected(raw);
+    if (rejected !== null) {
+      this.#notice = rejected.message;
+      for (const listener of this.#listeners) listener(NOTICE);
+      return true;
+    }
     const msg = parseKernelMessage(raw);
     if (msg === null) return false;
     const key = selectionKey(msg.layer, msg.view, msg.sample);
@@ -160,13 +180,14 @@ export class ResultStore {
     if (sameRequest && (prev?.status === "ready" || prev?.status === "error")) return null;
     const paired = pairImages(msg.images, buffers);
     const png = paired?.pngs[0];
-    if (!paired || !png) {
+    const first = paired?.images[0];
+    if (!paired || !png || !first) {
       return { id: msg.id, status: "error", reason: "noImage" };
     }
     const result: StoredResult = {
       id: msg.id,
       final: msg.final,
-      image: msg.image,
+      image: first,
       png,
       images: paired.images,
       pngs: paired.pngs,
@@ -228,15 +249,15 @@ function readSnapshot(snapshot: Snapshot, key: string): Entry | undefined {
   if (raw.type === ERROR) {
     return { id, status: "error", error: String(raw.message ?? "") };
   }
-  const metas = Array.isArray(raw.images) ? readImages(raw) : [readImageMeta(snapshot.image)];
-  const buffers = Array.isArray(raw.pngs) && raw.pngs.length > 0 ? raw.pngs : [snapshot.png];
-  const paired = pairImages(metas, buffers);
+  const metas = readImages(raw);
+  const paired = pairImages(metas, Array.isArray(raw.pngs) ? raw.pngs : []);
   const png = paired?.pngs[0];
-  if (!paired || !png) return undefined;
+  const first = paired?.images[0];
+  if (!paired || !png || !first) return undefined;
   const result: StoredResult = {
     id,
     final: true,
-    image: paired.images[0] ?? readImageMeta(snapshot.image),
+    image: first,
     png,
     images: paired.images,
     pngs: paired.pngs,

@@ -14,10 +14,11 @@ import {
   type Snapshot,
   selectionKey,
   type Traits,
+  VIEW_OPTIONS,
   VIEWS,
 } from "./protocol";
 import { SamplePicker } from "./samplePicker";
-import { messageHandler, needsRefresh, ResultStore, resolveDisplay } from "./state";
+import { messageHandler, NOTICE, needsRefresh, ResultStore, resolveDisplay } from "./state";
 import type { ViewTraits } from "./viewCommon";
 import { ViewTabs } from "./viewTabs";
 
@@ -95,6 +96,7 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
   const { signal } = controller;
   const idPrefix = uniqueId("cnnviz");
   const choose = <K extends Choosable>(key: K, value: Traits[K]): void => {
+    store.clearNotice();
     model.set(key, value);
     model.save_changes();
   };
@@ -110,8 +112,11 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
   const root = h("div", { class: "cnnviz" });
   const title = h("span", { class: "cnnviz-title" });
   const count = h("span", { class: "cnnviz-count" });
+  // One line saying why the kernel refused a value set here (the old value stays).
+  const notice = h("div", { class: "cnnviz-notice", role: "status", "data-role": "notice" });
+  notice.hidden = true;
   const header = h("div", { class: "cnnviz-header" });
-  header.append(title, count);
+  header.append(title, count, notice);
   const layerList = new LayerList({
     idPrefix,
     signal,
@@ -191,26 +196,26 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
     ["change:view", onView],
     ["change:lang", onLang],
     ["change:snapshot", updatePanel],
-    ...(
-      [
-        "class_names",
-        "class_index",
-        "cam_method",
-        "smooth",
-        "in_channel",
-        "rgb",
-        "channel",
-        "filter_count",
-      ] as const
-    ).map((name): [string, () => void] => [`change:${name}`, updatePanel]),
+    ...["class_names", ...new Set(Object.values(VIEW_OPTIONS).flat())].map(
+      (name): [string, () => void] => [`change:${name}`, updatePanel],
+    ),
   ];
   for (const [event, callback] of listeners) model.on(event, callback);
+  const showNotice = (): void => {
+    notice.textContent = store.notice ?? "";
+    notice.hidden = store.notice === null;
+  };
   const unsubscribe = store.subscribe((key) => {
+    if (key === NOTICE) {
+      showNotice();
+      return;
+    }
     const s = readSelection(model);
     if (key === selectionKey(s.layer, s.view, s.sample)) updatePanel();
   });
 
   onLang();
+  showNotice();
   el.append(root);
 
   const resize =

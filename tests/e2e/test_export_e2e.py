@@ -50,3 +50,34 @@ def test_exported_page_shows_saved_layers_without_a_kernel(browser, exported):
     page.wait_for_selector('[data-panel][data-state="error"] [data-role="error"]', timeout=30_000)
     assert not dialogs
     context.close()
+
+
+@pytest.fixture(scope="module")
+def exported_on_filters(tmp_path_factory):
+    from cnnviz_widget import LayerExplorer
+    from cnnviz_widget.data import default_model
+
+    model, images, names = default_model()
+    explorer = LayerExplorer(model, images[:2], class_names=names, view="filters")
+    explorer.layer = "conv2d"
+    explorer._serve(explorer._new_request(), send=False)  # the final grid, as the worker does
+    assert explorer.snapshot["type"] == "result"
+    path = explorer.save_html(tmp_path_factory.mktemp("export") / "filters.html")
+    explorer.close()
+    return path
+
+
+def test_exported_page_shows_the_saved_view_again_after_leaving_it(browser, exported_on_filters):
+    """The saved Filters grid answers only its own options; the page must carry all of them
+    (it once lacked filter_count, and coming back to the tab said "not included")."""
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    page.goto(exported_on_filters.as_uri())
+    ready = '[data-panel][data-view="{}"][data-layer="conv2d"][data-state="ready"]'
+    page.wait_for_selector(ready.format("filters"), timeout=30_000)
+    page.click('[data-view="activations"]')
+    page.wait_for_selector(ready.format("activations"), timeout=30_000)
+    page.click('[data-view="filters"]')
+    page.wait_for_selector(ready.format("filters"), timeout=30_000)
+    assert page.locator('[data-panel] [data-role="error"]:visible').count() == 0
+    context.close()
