@@ -102,6 +102,43 @@ def _shape_of(layer: Any) -> tuple[int | None, ...] | None:
     return (None, *(None if d is None else int(d) for d in tuple(shape)[1:]))
 
 
+#: Keras internals the adapter relies on: (owner, attribute, what it is used for).  They are
+#: private, so ``pyproject.toml`` bounds Keras to the major version tested, and
+#: :func:`require_internals` turns a Keras that moved them into a clear error instead of a
+#: wrong answer.
+_INTERNALS = (
+    ("keras.Model", "_run_through_graph", "re-running a functional graph, recording layers"),
+    ("keras.Model", "_nodes_by_depth", "recognising a functional graph"),
+    ("keras.Sequential", "_functional", "the graph of a Sequential built from an Input"),
+    ("keras.layers.Layer", "_call_has_training_arg", "calling layers in inference mode"),
+)
+
+
+def require_internals() -> None:
+    """``RuntimeError`` naming the Keras version when an internal the adapter uses is gone."""
+    probe = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    owners = {
+        "keras.Model": probe._functional,
+        "keras.Sequential": probe,
+        "keras.layers.Layer": probe.layers[0],
+    }
+    missing = [
+        f"{owner}.{attribute} ({use})"
+        for owner, attribute, use in _INTERNALS
+        if not hasattr(owners[owner], attribute)
+    ]
+    if missing:
+        raise RuntimeError(
+            f"cnnviz_widget's Keras adapter relies on Keras internals that Keras "
+            f"{keras.__version__} no longer has: {'; '.join(missing)}.  It is tested with "
+            "Keras 3 (see pyproject.toml); install a Keras 3 release, or report this with the "
+            "version above."
+        )
+
+
+_internals_checked = False
+
+
 class KerasAdapter:
     """Adapter for ``keras.Model`` (Sequential, functional, subclassed with a graph)."""
 
@@ -109,6 +146,10 @@ class KerasAdapter:
     is_cnnviz_adapter = True
 
     def __init__(self, model: Any) -> None:
+        global _internals_checked
+        if not _internals_checked:
+            require_internals()
+            _internals_checked = True
         # Weak, so that the adapter cache (keyed weakly by model) does not keep models alive.
         self._model_ref = weakref.ref(model)
         self._lock = threading.RLock()
@@ -400,13 +441,15 @@ class KerasAdapter:
         if kernel is None or info.kind == "model":
             raise ValueError(f"The layer {info.name!r} ({info.type}) has no weights to show.")
         bias = getattr(layer, "bias", None)
-        values = np.array(keras.ops.convert_to_numpy(kernel))
+        # Variable.numpy(): convert_to_numpy goes through np.array(variable), which warns
+        # under NumPy 2 (TensorFlow's __array__ takes no copy argument).
+        values = np.array(kernel.numpy())
         if "Transpose" in type(layer).__name__:
             # Keras stores transposed-conv kernels as (..., out, in); ours are (..., in, out).
             values = np.swapaxes(values, -1, -2)
         return (
             values,
-            None if bias is None else np.array(keras.ops.convert_to_numpy(bias)),
+            None if bias is None else np.array(bias.numpy()),
         )
 
 
