@@ -38,9 +38,9 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
+from cnnviz_widget._views import Request
 
 from cnnviz_widget import LayerExplorer
-from cnnviz_widget._views import Request
 from cnnviz_widget.data import default_model
 from cnnviz_widget.render import grid_shape
 
@@ -50,8 +50,11 @@ SMALL_LAYERS = ["conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "dense
 VGG_LAYERS = ["block1_conv1", "block3_conv3", "block5_pool", "fc1", "predictions"]
 
 
-def timings(cases: dict[str, Callable[[int], object]], repeats: int,
-            setup: Callable[[int], object] | None = None) -> dict[str, list[float]]:
+def timings(
+    cases: dict[str, Callable[[int], object]],
+    repeats: int,
+    setup: Callable[[int], object] | None = None,
+) -> dict[str, list[float]]:
     """Seconds of each ``fn(i)`` per run, the cases interleaved run by run so that the load of
     a shared machine falls on all of them alike; ``setup(i)`` runs untimed before each."""
     times: dict[str, list[float]] = {name: [] for name in cases}
@@ -135,23 +138,46 @@ def bench_small(repeats: int) -> tuple[list[Row], list[bool]]:
     verdicts = []
     for layer in SMALL_LAYERS:
         explorer_view(explorer, layer, 0)  # warm-up of this layer's drawing
-        t = timings({"switch": lambda i, layer=layer: explorer_view(explorer, layer, 0),
-                     "naive": lambda i, layer=layer: naive_view(model, layer, images[:1])},
-                    repeats, setup=lambda i: forget_pictures(explorer))
+        t = timings(
+            {
+                "switch": lambda i, layer=layer: explorer_view(explorer, layer, 0),
+                "naive": lambda i, layer=layer: naive_view(model, layer, images[:1]),
+            },
+            repeats,
+            setup=lambda i: forget_pictures(explorer),
+        )
         speedup = ratio(t, "naive", "switch")
         verdicts.append(speedup >= 10)
-        rows.append((f"CNN switch to `{layer}` (activations warm)", median(t["switch"]),
-                     f"naive {ms(median(t['naive']))}", speedup, ">= 10x faster",
-                     verdicts[-1]))
+        rows.append(
+            (
+                f"CNN switch to `{layer}` (activations warm)",
+                median(t["switch"]),
+                f"naive {ms(median(t['naive']))}",
+                speedup,
+                ">= 10x faster",
+                verdicts[-1],
+            )
+        )
     # A new sample runs the forward pass: samples 1..repeats were never seen.
-    t = timings({"first": lambda i: explorer_view(explorer, "conv2d_1", 1 + i),
-                 "naive": lambda i: naive_view(model, "conv2d_1", images[1 + i: 2 + i])},
-                repeats)
+    t = timings(
+        {
+            "first": lambda i: explorer_view(explorer, "conv2d_1", 1 + i),
+            "naive": lambda i: naive_view(model, "conv2d_1", images[1 + i : 2 + i]),
+        },
+        repeats,
+    )
     speedup = ratio(t, "naive", "first")
     verdicts.append(speedup >= 10)
-    rows.append(("CNN first view of a new sample, `conv2d_1` (activations cold)",
-                 median(t["first"]), f"naive {ms(median(t['naive']))}", speedup,
-                 ">= 10x faster", verdicts[-1]))
+    rows.append(
+        (
+            "CNN first view of a new sample, `conv2d_1` (activations cold)",
+            median(t["first"]),
+            f"naive {ms(median(t['naive']))}",
+            speedup,
+            ">= 10x faster",
+            verdicts[-1],
+        )
+    )
     explorer.close()
     return rows, verdicts
 
@@ -166,47 +192,101 @@ def bench_vgg(repeats: int, naive_repeats: int) -> tuple[list[Row], list[bool]]:
     model.predict(images[:1], verbose=0)
     explorer = make_explorer(model, images)  # traces the all-layer pass on sample 0
     names = [info.name for info in explorer._infos]
-    t = timings({
-        "bare": lambda i: np.asarray(bare_fn(x)),
-        "first": lambda i: explorer_view(explorer, "block1_conv1", 1 + i),  # a new sample
-        "pass": lambda i: explorer._adapter.activations([images[:1]], names),
-        "predict": lambda i: model.predict(images[:1], verbose=0),
-    }, repeats)
+    t = timings(
+        {
+            "bare": lambda i: np.asarray(bare_fn(x)),
+            "first": lambda i: explorer_view(explorer, "block1_conv1", 1 + i),  # a new sample
+            "pass": lambda i: explorer._adapter.activations([images[:1]], names),
+            "predict": lambda i: model.predict(images[:1], verbose=0),
+        },
+        repeats,
+    )
     slowdown = ratio(t, "first", "bare")
     verdicts = [slowdown <= 1.3]
     rows: list[Row] = [
-        ("VGG16 bare forward pass, warm tf.function, batch 1", median(t["bare"]), "", None,
-         "", None),
-        ("VGG16 `model.predict`, batch 1 (reference)", median(t["predict"]), "bare pass",
-         ratio(t, "predict", "bare"), "", None),
-        (f"VGG16 explorer's pass recording all {len(names)} layers, to numpy",
-         median(t["pass"]), "bare pass", ratio(t, "pass", "bare"), "", None),
-        ("VGG16 first view of a sample: pass + `block1_conv1` PNG (64x224x224)",
-         median(t["first"]), "bare pass", slowdown, "<= 1.3x", verdicts[0]),
+        (
+            "VGG16 bare forward pass, warm tf.function, batch 1",
+            median(t["bare"]),
+            "",
+            None,
+            "",
+            None,
+        ),
+        (
+            "VGG16 `model.predict`, batch 1 (reference)",
+            median(t["predict"]),
+            "bare pass",
+            ratio(t, "predict", "bare"),
+            "",
+            None,
+        ),
+        (
+            f"VGG16 explorer's pass recording all {len(names)} layers, to numpy",
+            median(t["pass"]),
+            "bare pass",
+            ratio(t, "pass", "bare"),
+            "",
+            None,
+        ),
+        (
+            "VGG16 first view of a sample: pass + `block1_conv1` PNG (64x224x224)",
+            median(t["first"]),
+            "bare pass",
+            slowdown,
+            "<= 1.3x",
+            verdicts[0],
+        ),
     ]
     switches = {}
     for layer in names:
         explorer_view(explorer, layer, 0)  # warm-up (sample 0's activations are cached)
         view = {"switch": lambda i, layer=layer: explorer_view(explorer, layer, 0)}
-        switches[layer] = median(timings(view, repeats,
-                                         setup=lambda i: forget_pictures(explorer))["switch"])
+        switches[layer] = median(
+            timings(view, repeats, setup=lambda i: forget_pictures(explorer))["switch"]
+        )
     for layer in VGG_LAYERS:
         verdicts.append(switches[layer] < 0.1)
-        rows.append((f"VGG16 switch to `{layer}` (activations warm)", switches[layer], "", None,
-                     "< 100 ms", verdicts[-1]))
+        rows.append(
+            (
+                f"VGG16 switch to `{layer}` (activations warm)",
+                switches[layer],
+                "",
+                None,
+                "< 100 ms",
+                verdicts[-1],
+            )
+        )
     worst = max(switches, key=switches.get)
     verdicts.append(switches[worst] < 0.1)
     slow = [f"`{name}`" for name, t in switches.items() if t >= 0.1]
-    rows.append((f"VGG16 slowest switch of all {len(names)} layers: `{worst}`; "
-                 f"{len(slow)} at 100 ms or more: {', '.join(slow) or 'none'}", switches[worst],
-                 "", None, "< 100 ms", verdicts[-1]))
+    rows.append(
+        (
+            f"VGG16 slowest switch of all {len(names)} layers: `{worst}`; "
+            f"{len(slow)} at 100 ms or more: {', '.join(slow) or 'none'}",
+            switches[worst],
+            "",
+            None,
+            "< 100 ms",
+            verdicts[-1],
+        )
+    )
     if naive_repeats:
         naive_view(model, "block1_conv1", images[:1])
-        naive = median(timings({"naive": lambda i: naive_view(model, "block1_conv1",
-                                                               images[:1])},
-                               naive_repeats)["naive"])
-        rows.append(("VGG16 naive view of `block1_conv1` (reference)", naive,
-                     "explorer first view", naive / median(t["first"]), "", None))
+        naive = median(
+            timings(
+                {"naive": lambda i: naive_view(model, "block1_conv1", images[:1])}, naive_repeats
+            )["naive"]
+        )
+        rows.append(
+            (
+                "VGG16 naive view of `block1_conv1` (reference)",
+                naive,
+                "explorer first view",
+                naive / median(t["first"]),
+                "",
+                None,
+            )
+        )
     explorer.close()
     return rows, verdicts
 
@@ -214,15 +294,23 @@ def bench_vgg(repeats: int, naive_repeats: int) -> tuple[list[Row], list[bool]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=9, help="timed runs per case (>= 5)")
-    parser.add_argument("--naive-vgg-repeats", type=int, default=3,
-                        help="runs of the slow naive VGG16 reference (0 skips it)")
+    parser.add_argument(
+        "--naive-vgg-repeats",
+        type=int,
+        default=3,
+        help="runs of the slow naive VGG16 reference (0 skips it)",
+    )
     args = parser.parse_args()
 
-    print(f"# cnnviz-widget layer-switch benchmark, "
-          f"{datetime.datetime.now().isoformat(timespec='minutes')}")
-    print(f"{platform.platform()}, {os.cpu_count()} CPU cores, Python "
-          f"{platform.python_version()}, keras {keras.__version__}, tensorflow {tf.__version__}"
-          f", backend {keras.backend.backend()}; medians of {args.repeats} runs\n")
+    print(
+        f"# cnnviz-widget layer-switch benchmark, "
+        f"{datetime.datetime.now().isoformat(timespec='minutes')}"
+    )
+    print(
+        f"{platform.platform()}, {os.cpu_count()} CPU cores, Python "
+        f"{platform.python_version()}, keras {keras.__version__}, tensorflow {tf.__version__}"
+        f", backend {keras.backend.backend()}; medians of {args.repeats} runs\n"
+    )
     small_rows, small_ok = bench_small(args.repeats)
     vgg_rows, vgg_ok = bench_vgg(args.repeats, args.naive_vgg_repeats)
     print_table(small_rows + vgg_rows)

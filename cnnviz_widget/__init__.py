@@ -9,16 +9,20 @@ from .api import activations, layer_weights, list_layers
 from .methods.gradcam import grad_cam
 from .methods.maximize import maximize_filter
 from .methods.saliency import saliency
+from .methods.trust import Faithfulness, faithfulness, integrated_gradients
 from .render import mosaic
 
 if TYPE_CHECKING:
     from .explorer import LayerExplorer
 
 __all__ = [
+    "Faithfulness",
     "LayerExplorer",
     "LayerInfo",
     "activations",
+    "faithfulness",
     "grad_cam",
+    "integrated_gradients",
     "layer_weights",
     "list_layers",
     "maximize_filter",

@@ -22,10 +22,24 @@ def as_batches(images: Any, n_inputs: int) -> list[np.ndarray]:
                 f"The model has {n_inputs} inputs: pass a list of {n_inputs} arrays, one per "
                 "input in model.inputs order."
             )
-        return [np.asarray(x) for x in images]
-    if isinstance(images, (list, tuple)) and len(images) == 1 and np.ndim(images[0]) >= 3:
-        return [np.asarray(images[0])]
-    return [np.asarray(images)]
+        return [_array(x, f"input {i} of images") for i, x in enumerate(images)]
+    if isinstance(images, (list, tuple)) and len(images) == 1 and isinstance(images[0], np.ndarray):
+        # A one-input model's inputs as a list of one batch (or a list of one image: the
+        # same thing once the batch axis is added).
+        return [_array(images[0], "images")]
+    return [_array(images, "images")]
+
+
+def _array(value: Any, what: str) -> np.ndarray:
+    """``np.asarray`` with a clear error for a ragged list (images of different shapes)."""
+    try:
+        return np.asarray(value)
+    except ValueError as error:
+        shapes = sorted({tuple(np.shape(v)) for v in value}) if isinstance(value, list) else []
+        raise ValueError(
+            f"The {what} are a list of arrays of different shapes {shapes}: stack images of "
+            "one shape (resize them first), or pass them to separate calls."
+        ) from error
 
 
 def model_inputs(
@@ -52,7 +66,10 @@ def model_inputs(
         if x.dtype == object or not (
             np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.bool_)
         ):
-            raise ValueError(f"The images for {where}must be numeric arrays, got dtype {x.dtype}.")
+            raise ValueError(
+                f"images{f' ({where.strip()})' if where else ''} must be a numeric array "
+                f"(uint8 0-255 or float in [0, 1]), got dtype {x.dtype}."
+            )
         per_sample = tuple(expected[1:])
         if x.ndim == len(per_sample):
             x = x[None]

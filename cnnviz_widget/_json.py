@@ -21,10 +21,8 @@ def num(value: Any, digits: int | None = DIGITS) -> float | None:
     return float(f"{v:.{digits}g}")
 
 
-
 def nested(values: np.ndarray, digits: int | None = DIGITS) -> Any:
     """An array as nested lists of rounded floats (``None`` for non-finite values)."""
     if values.ndim == 0:
         return num(values, digits)
     return [nested(v, digits) for v in values]
-

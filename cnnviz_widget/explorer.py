@@ -284,9 +284,7 @@ class LayerExplorer(anywidget.AnyWidget):
         count = self._class_count()
         if value < -1 or (count is not None and value >= count):
             top = count - 1 if count is not None else "the number of classes"
-            raise InvalidSelection(
-                f"class_index must be -1 (top class) or 0..{top}, got {value}."
-            )
+            raise InvalidSelection(f"class_index must be -1 (top class) or 0..{top}, got {value}.")
         return value
 
     @traitlets.validate("in_channel")

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from cnnviz_widget import LayerExplorer
-from cnnviz_widget.views import VIEWS, Request
 from cnnviz_widget.data import default_model
+from cnnviz_widget.views import VIEWS, Request
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +172,8 @@ def test_filters_tab_streams_patterns_then_the_final_grid(explorer):
     assert steps[-1] == 30
     assert [m["final"] for m in results] == [False] * (len(results) - 1) + [True]
     final = results[-1]
-    assert (final["images"][0]["rows"], final["images"][0]["cols"]) == (2, 8)  # the first 16 filters
+    grid = final["images"][0]
+    assert (grid["rows"], grid["cols"]) == (2, 8)  # the first 16 filters
     assert final["data"]["filters"] == list(range(16))
     assert final["data"]["channels"] == 64
     explorer.filter_count = 32

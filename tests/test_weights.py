@@ -23,7 +23,7 @@ from cnnviz_widget.methods.weights import (
     untrained_copy,
     weight_histogram,
 )
-from cnnviz_widget.render import filter_detail, kernel_grid_picture, matrix_picture
+from cnnviz_widget.render import GAP, NAN_RGB, filter_detail, kernel_grid_picture, matrix_picture
 from cnnviz_widget.views import Session
 from cnnviz_widget.views.weights import weights_details
 
@@ -31,7 +31,6 @@ from cnnviz_widget.views.weights import weights_details
 def weights_view(model, layer, *, baseline=None, **options):
     """The Weights tab's details for ``model`` (through the public session, as the tab)."""
     return weights_details(Session.of(model, baseline=baseline), layer, **options)
-from cnnviz_widget.render import GAP, NAN_RGB
 
 
 def _decode(png: bytes) -> np.ndarray:
@@ -52,7 +51,7 @@ def _lut(index: int, cmap: str = "RdBu_r") -> np.ndarray:
 def _tile(pixels: np.ndarray, meta: dict, index: int) -> np.ndarray:
     r, c = divmod(index, meta["cols"])
     th, tw, gap = meta["tile_height"], meta["tile_width"], meta["gap"]
-    return pixels[r * (th + gap): r * (th + gap) + th, c * (tw + gap): c * (tw + gap) + tw]
+    return pixels[r * (th + gap) : r * (th + gap) + th, c * (tw + gap) : c * (tw + gap) + tw]
 
 
 def _weights_bytes(model) -> list[bytes]:
@@ -152,7 +151,9 @@ def test_kernel_grid_layout(filters, rows, cols):
 def test_one_filter_on_several_inputs_is_tiled_per_input_channel():
     meta = kernel_grid_picture(np.ones((3, 3, 4, 1), np.float32)).meta
     assert (meta["tiles"], meta["channels"], meta["tile_output_channel"]) == (
-        "input_channels", 4, [0, 0, 0, 0],
+        "input_channels",
+        4,
+        [0, 0, 0, 0],
     )
 
 
@@ -277,7 +278,7 @@ def test_dense_kernel_is_a_block_mean_matrix_with_its_true_shape(keras):
     assert "1030 × 10" in picture.caption
     vmax = float(np.abs(kernel).max())
     assert meta["vmax"] == pytest.approx(vmax)
-    means = np.array([kernel[3 * r: 3 * r + 3].astype(np.float64).mean(0) for r in range(344)])
+    means = np.array([kernel[3 * r : 3 * r + 3].astype(np.float64).mean(0) for r in range(344)])
     pixels = _decode(picture.png)
     drawn = pixels[:: meta["cell_height"], :: meta["cell_width"], :3]
     np.testing.assert_array_equal(drawn, _mpl_rgb(means.astype(np.float32), vmax))

@@ -108,7 +108,16 @@ class Adapter(Protocol):
         ...
 
     def filter_gradients(
-        self, inputs: Sequence[np.ndarray], layer: str, filters: np.ndarray
+        self,
+        inputs: Sequence[np.ndarray],
+        layer: str,
+        filters: np.ndarray,
+        input_index: int = 0,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Per sample, one filter's mean activation and its gradient w.r.t. the first input."""
+        """Per sample ``i``, the mean activation of filter ``filters[i]`` of ``layer`` and its
+        gradient w.r.t. ``inputs[input_index]`` (channels-last)."""
+        ...
+
+    def layer_input(self, name: str) -> int:
+        """The index of the first model input the layer's output depends on (0 for one)."""
         ...

@@ -150,12 +150,20 @@ class KerasAdapter:
         if not _internals_checked:
             require_internals()
             _internals_checked = True
+        if not isinstance(model, keras.Sequential) and _graph_of(model) is None:
+            raise TypeError(
+                f"{type(model).__name__} {model.name!r} is a subclassed keras.Model: its call() "
+                "is Python code with no graph of layers to record, so cnnviz_widget cannot "
+                "show its layers.  Build it with the functional API (keras.Model(inputs, "
+                "outputs)) or keras.Sequential; its layers and weights can be reused."
+            )
         # Weak, so that the adapter cache (keyed weakly by model) does not keep models alive.
         self._model_ref = weakref.ref(model)
         self._lock = threading.RLock()
         self._layers: list[LayerInfo] | None = None
         self._objects: dict[str, Any] = {}
         self._functions: dict[Any, Callable[..., Any]] = {}
+        self._connected: dict[str, list[bool]] = {}
 
     @property
     def model(self) -> Any:
@@ -234,10 +242,11 @@ class KerasAdapter:
 
     def n_classes(self) -> int | None:
         graph = _graph_of(self.model)
+        shape: tuple[int | None, ...] | None = None
         if graph is not None and graph.outputs:
             shape = tuple(graph.outputs[0].shape)
-        else:
-            shape = _shape_of(self.model.layers[-1]) if self.model.layers else None
+        elif self.model.layers:
+            shape = _shape_of(self.model.layers[-1])
         return int(shape[-1]) if shape is not None and len(shape) == 2 and shape[-1] else None
 
     def untrained_copy(self) -> Any:
@@ -304,13 +313,14 @@ class KerasAdapter:
             return function
 
     def _compile(self, wanted: frozenset[str]) -> Callable[..., dict[str, Any]]:
-        model = self.model
-
-        logits_layer = _output_layer(model) if LOGITS in wanted else None
+        # The compiled functions reach the model through the adapter's weak reference: the
+        # adapter cache must not keep a model alive that its user has dropped.
+        model_ref = self._model_ref
+        logits_layer = _output_layer(self.model) if LOGITS in wanted else None
 
         def forward(*inputs: Any) -> dict[str, Any]:
             recorded: dict[str, Any] = {}
-            _run_recording(model, list(inputs), "", recorded, logits_layer)
+            _run_recording(model_ref(), list(inputs), "", recorded, logits_layer)
             missing = wanted - recorded.keys()
             if missing:
                 raise ValueError(
@@ -353,33 +363,55 @@ class KerasAdapter:
         )
 
     def filter_gradients(
-        self, inputs: Sequence[np.ndarray], layer: str, filters: np.ndarray
+        self,
+        inputs: Sequence[np.ndarray],
+        layer: str,
+        filters: np.ndarray,
+        input_index: int = 0,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Mean activation of one filter per sample and its gradient w.r.t. the first input.
+        """Mean activation of one filter per sample and its gradient w.r.t. one input.
 
         Sample ``i`` scores ``mean(layer_output[i, ..., filters[i]])`` (the spatial mean for a
-        conv layer), so one batch ascends many filters at once.  Layers after ``layer`` are
+        conv layer), so one batch ascends many filters at once.  The gradient is with respect
+        to ``inputs[input_index]`` (see :meth:`layer_input`).  Layers after ``layer`` are
         pruned from the compiled graph.
         """
+        function = self._filter_function(layer)
+        tensors = [keras.ops.convert_to_tensor(x) for x in inputs]
+        chosen = keras.ops.convert_to_tensor(np.asarray(filters, dtype=np.int32))
+        values, *grads = function(chosen, *tensors)
+        return np.asarray(values), np.asarray(grads[input_index])
+
+    def layer_input(self, name: str) -> int:
+        """The index of the first model input that the layer's output depends on."""
+        if len(self.input_shapes()) == 1:
+            return 0
+        if name not in self._connected:
+            # Tracing records which inputs reach the layer; run once on a probe to trace.
+            shapes = [(1, *(64 if d is None else d for d in s[1:])) for s in self.input_shapes()]
+            self.filter_gradients([np.zeros(s, np.float32) for s in shapes], name, np.zeros(1))
+        connected = self._connected.get(name, [True])
+        return connected.index(True) if True in connected else 0
+
+    def _filter_function(self, layer: str) -> Callable[..., Any]:
         key = ("filters", layer)
         with self._lock:
             function = self._functions.get(key)
             if function is None:
                 function = self._compile_filter_gradients(layer)
                 self._functions[key] = function
-        tensors = [keras.ops.convert_to_tensor(x) for x in inputs]
-        chosen = keras.ops.convert_to_tensor(np.asarray(filters, dtype=np.int32))
-        values, grad = function(chosen, *tensors)
-        return np.asarray(values), np.asarray(grad)
+            return function
 
     def _compile_filter_gradients(self, layer: str) -> Callable[..., Any]:
         import tensorflow as tf
 
         model_ref = self._model_ref
+        connected = self._connected
 
-        def gradients(filters: Any, *inputs: Any) -> tuple[Any, Any]:
+        def gradients(filters: Any, *inputs: Any) -> tuple[Any, ...]:
             with tf.GradientTape() as tape:
-                tape.watch(inputs[0])
+                for x in inputs:
+                    tape.watch(x)
                 recorded: dict[str, Any] = {}
                 _run_recording(model_ref(), list(inputs), "", recorded)
                 output = recorded[layer]
@@ -389,10 +421,13 @@ class KerasAdapter:
                     tf.reduce_mean(picked, axis=list(range(1, rank - 1))) if rank > 2 else picked
                 )
                 total = tf.reduce_sum(values)
-            grad = tape.gradient(total, inputs[0])
-            if grad is None:
-                grad = tf.zeros_like(inputs[0])
-            return values, grad
+            grads = tape.gradient(total, list(inputs))
+            # Which inputs reach the layer is known while tracing (a disconnected one is None).
+            connected[layer] = [g is not None for g in grads]
+            filled = [
+                tf.zeros_like(x) if g is None else g for g, x in zip(grads, inputs, strict=True)
+            ]
+            return (values, *filled)
 
         signature = [tf.TensorSpec((None,), tf.int32)] + [
             tf.TensorSpec(shape, tf.float32) for shape in self.input_shapes()

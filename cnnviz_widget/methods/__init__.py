@@ -33,21 +33,19 @@ def prepare(
 
 
 def image_size(inputs: Sequence[np.ndarray]) -> tuple[int, int]:
-    """``(H, W)`` of the first model input, which must be a batch of images."""
+    """``(H, W)`` of the first of ``inputs``, which must be a batch of images."""
     if inputs[0].ndim != 4:
+        per_sample = tuple(int(d) for d in inputs[0].shape[1:])
         raise ValueError(
-            "Explaining a prediction as a map needs image inputs shaped (N, H, W, C); the "
-            f"model's first input is shaped {inputs[0].shape}."
+            "A heatmap shows where in an image the evidence lies, so it needs image inputs "
+            f"(N, H, W, C); this model's input is not an image but {per_sample} values per "
+            f"sample (shape (N, {', '.join(map(str, per_sample))}))."
         )
     return int(inputs[0].shape[1]), int(inputs[0].shape[2])
 
 
 def class_count(adapter: Adapter) -> int | None:
     """Number of classes of the model's first output (``None`` if it is not ``(N, classes)``)."""
-    if isinstance(adapter, (list, tuple)):  # transitional: a layer list (first output's count
-        top = [info for info in adapter if info.parent is None]  # is the adapter's to say)
-        shape = top[-1].output_shape if top else None
-        return shape[-1] if shape is not None and len(shape) == 2 else None
     return adapter.n_classes()
 
 

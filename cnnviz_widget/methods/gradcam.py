@@ -227,9 +227,13 @@ def cam_details(
     layers = adapter.list_layers()
     info = _target_layer(layers, layer)
     request = class_request(class_index, len(inputs[0]), class_count(adapter))
-    size = image_size(inputs) if upsample or method == "scorecam" else None
+    # The map belongs to the input the layer depends on (a model may take several images).
+    target = adapter.layer_input(info.name)
+    size = image_size(inputs[target:]) if upsample or method == "scorecam" else None
 
-    evidence = _gather(adapter, inputs, info, request, method, cache, should_stop, batch_size)
+    evidence = _gather(
+        adapter, inputs, info, request, method, cache, should_stop, batch_size, target
+    )
     weights = _WEIGHTS[method](evidence)
     cam = np.maximum((weights * evidence.activations).sum(axis=-1), 0).astype(np.float32)
     if upsample and size is not None:
@@ -250,7 +254,11 @@ def _target_layer(layers: Sequence[LayerInfo], layer: str | LayerInfo | None) ->
     if layer is None:
         spatial = [info for info in layers if info.is_spatial]
         if not spatial:
-            raise ValueError("The model has no layer with a spatial (N, H, W, C) output.")
+            raise ValueError(
+                "Grad-CAM needs a layer whose output is a stack of 2-D maps (N, H, W, C), and "
+                "this model has none: every layer outputs a vector, so there is no map to "
+                "place over an image."
+            )
         return spatial[-1]
     info = resolve_layer(layers, layer)
     if info.output_shape is not None and not info.is_spatial:
@@ -274,6 +282,7 @@ def _gather(
     cache: CamCache | None,
     should_stop: ShouldStop | None,
     batch_size: int,
+    target: int = 0,
 ) -> _Evidence:
     """Activations, gradients and logits from at most one pass, reusing ``cache``."""
     cache = cache if cache is not None else _NO_CACHE
@@ -299,7 +308,7 @@ def _gather(
     def masked_logits() -> np.ndarray:
         hit = cache.get(("masked", *key))
         if hit is None:
-            hit = (_masked_logits(adapter, inputs, activations, batch_size, should_stop),)
+            hit = (_masked_logits(adapter, inputs, activations, batch_size, should_stop, target),)
             cache.put(("masked", *key), hit)
         return hit[0]
 
@@ -312,10 +321,12 @@ def _masked_logits(
     activations: np.ndarray,
     batch_size: int,
     should_stop: ShouldStop | None,
+    target: int = 0,
 ) -> np.ndarray:
     """``(N, C, classes)``: the logits of each sample with each channel's map, upsampled to
-    the input and min-max scaled, multiplied into its (first) input as a mask."""
-    size = image_size(inputs)
+    the input and min-max scaled, multiplied as a mask into the input the layer depends on
+    (``inputs[target]``; the other inputs are repeated unchanged)."""
+    size = image_size(inputs[target:])
     n_samples, channels = activations.shape[0], activations.shape[-1]
     per_sample = []
     for i in range(n_samples):
@@ -325,8 +336,8 @@ def _masked_logits(
                 raise Cancelled("Score-CAM stopped: a newer request superseded it.")
             maps = np.moveaxis(activations[i, :, :, start : start + batch_size], -1, 0)
             masks = min_max(resize_maps(maps, size))
-            batch = [inputs[0][i] * masks[..., None]]
-            batch += [np.repeat(x[i : i + 1], len(masks), axis=0) for x in inputs[1:]]
+            batch = [np.repeat(x[i : i + 1], len(masks), axis=0) for x in inputs]
+            batch[target] = inputs[target][i] * masks[..., None]
             chunks.append(adapter.logits(batch))
         per_sample.append(np.concatenate(chunks))
     return np.stack(per_sample)

@@ -49,6 +49,8 @@ _BLUR_EVERY = 4
 _BLUR_SIGMA = 0.5
 #: The largest jitter, in pixels; smaller images get 1 pixel per 16.
 _MAX_JITTER = 8
+#: Bytes one batch of climbing filters may hold (activations and gradients of every layer).
+MEMORY_BUDGET = 1 << 30
 
 
 def maximize_filter(
@@ -102,8 +104,9 @@ def maximize_filters(
     input_range: tuple[float, float] | None = None,
     should_stop: ShouldStop | None = None,
     on_step: OnStep | None = None,
+    memory_budget: int | None = None,
 ) -> np.ndarray:
-    """Patterns of several filters of one layer, all climbing together in one batch.
+    """Patterns of several filters of one layer, climbing together in batches.
 
     Parameters
     ----------
@@ -117,10 +120,13 @@ def maximize_filters(
     should_stop : callable, optional
         Checked before every step; when it returns True, ``Cancelled`` is raised.
     on_step : callable, optional
-        ``on_step(step, images, values)`` after each step (``step`` from 1): the ``(K, H, W,
-        C)`` images after it (read-only; a new array every step, so keeping it is safe) and
-        the ``(K,)`` mean activations measured in it, on the jittered images before the
-        update.
+        ``on_step(step, images, values)`` after each step (``step`` from 1) of each batch:
+        all ``(K, H, W, C)`` images (finished batches, the one climbing, the rest still at
+        their start; read-only, a new array every call) and the ``(K,)`` mean activations
+        measured so far, on the jittered images before the update.
+    memory_budget : int, optional
+        Bytes the ascent may hold at once (``MEMORY_BUDGET`` by default): the filters climb
+        in batches of :func:`filters_per_batch`, so memory does not grow with their number.
 
     Returns
     -------
@@ -138,17 +144,103 @@ def maximize_filters(
     info = resolve_layer(adapter.list_layers(), layer)
     filters = _filter_request(filter_indices, info)
     input_shapes = adapter.input_shapes()
-    shape = _pattern_shape(input_shapes[0], size)
-
-    span = hi - lo
-    # One generator per filter: its draws do not depend on the rest of the batch.
-    rngs = [np.random.default_rng([int(seed), int(f)]) for f in filters]
-    noise = np.stack([rng.uniform(-1, 1, shape) for rng in rngs])
-    images: np.ndarray = ((lo + hi) / 2 + _START_NOISE * span * noise).astype(np.float32)
-    # Further inputs of a several-input model stay grey: only the first one is the pattern.
+    # The pattern is of the input the layer depends on (the others of a several-input model
+    # stay grey): ascending an input that does not reach the layer would climb a zero gradient.
+    target = adapter.layer_input(info.name)
+    shape = _pattern_shape(input_shapes[target], size)
     others = [
-        np.full((len(filters), *_fixed(s[1:])), (lo + hi) / 2, np.float32) for s in input_shapes[1:]
+        np.full((1, *_fixed(s[1:])), (lo + hi) / 2, np.float32)
+        for i, s in enumerate(input_shapes)
+        if i != target
     ]
+    budget = MEMORY_BUDGET if memory_budget is None else int(memory_budget)
+    chunk = filters_per_batch(adapter, shape, budget)
+    # A filter's draws come from its own generator, so chunks give what one batch would.
+    images = np.stack([_start(int(seed), int(f), shape, lo, hi) for f in filters])
+    values = np.zeros(len(filters), np.float32)
+    for start in range(0, len(filters), chunk):
+        part = slice(start, start + chunk)
+
+        def progress(
+            step: int, chunk_images: np.ndarray, chunk_values: np.ndarray, part: slice = part
+        ) -> None:
+            if on_step is None:
+                return
+            shown = images.copy()  # finished chunks, this one as it climbs, the rest grey
+            shown[part] = chunk_images
+            values[part] = chunk_values
+            shown.flags.writeable = False
+            on_step(step, shown, values.copy())
+
+        images[part] = _ascend(
+            adapter,
+            info.name,
+            filters[part],
+            images[part],
+            others,
+            target,
+            steps=steps,
+            seed=int(seed),
+            bounds=(lo, hi),
+            should_stop=should_stop,
+            on_step=progress,
+        )
+    return np.array(images, dtype=np.float32)  # writable, whatever on_step saw
+
+
+def filters_per_batch(
+    adapter: Any, shape: tuple[int, int, int], memory_budget: int = MEMORY_BUDGET
+) -> int:
+    """How many patterns climb together within ``memory_budget`` bytes.
+
+    A forward and backward pass keeps about every layer's output of each image, and its
+    gradient, alive: per image, three float32 copies of all layers' outputs (at this input
+    size, scaled from the layers' own shapes when those are known).
+    """
+    height, width, _ = shape
+    per_image = 0
+    for info in adapter.list_layers():
+        out = info.output_shape
+        if out is None or info.kind == "model":
+            continue
+        dims = list(out[1:])
+        if len(dims) == 3 and (dims[0] is None or dims[1] is None):
+            dims = [height, width, dims[2]]  # an open size follows the pattern's (at most)
+        per_image += int(np.prod([d or 1 for d in dims]))
+    per_image = max(per_image, height * width * shape[2]) * 4 * 3
+    return max(1, int(memory_budget // per_image))
+
+
+def _start(seed: int, index: int, shape: tuple[int, int, int], lo: float, hi: float) -> np.ndarray:
+    """The grey start of one filter, with a little noise from its own generator."""
+    rng = np.random.default_rng([seed, index])
+    noise = rng.uniform(-1, 1, shape)
+    return ((lo + hi) / 2 + _START_NOISE * (hi - lo) * noise).astype(np.float32)
+
+
+def _ascend(
+    adapter: Any,
+    layer: str,
+    filters: np.ndarray,
+    images: np.ndarray,
+    grey: list[np.ndarray],
+    target: int,
+    *,
+    steps: int,
+    seed: int,
+    bounds: tuple[float, float],
+    should_stop: ShouldStop | None,
+    on_step: OnStep,
+) -> np.ndarray:
+    """Gradient ascent of one batch of filters (see the module docstring)."""
+    lo, hi = bounds
+    span = hi - lo
+    shape = images.shape[1:]
+    # Each filter's generator: the start drew its noise first, the steps continue from there.
+    rngs = [np.random.default_rng([seed, int(f)]) for f in filters]
+    for rng in rngs:
+        rng.uniform(-1, 1, shape)
+    others = [np.repeat(g, len(filters), axis=0) for g in grey]
     weights = _step_weights(shape[:2])
     jitter = max(1, min(_MAX_JITTER, min(shape[:2]) // 16))
     for step in range(1, steps + 1):
@@ -156,7 +248,8 @@ def maximize_filters(
             raise Cancelled(f"Filter patterns stopped before step {step} of {steps}.")
         shifts = [tuple(int(s) for s in rng.integers(-jitter, jitter + 1, 2)) for rng in rngs]
         moved = np.stack([np.roll(x, s, axis=(0, 1)) for x, s in zip(images, shifts, strict=True)])
-        values, gradients = adapter.filter_gradients([moved, *others], info.name, filters)
+        batch = [*others[:target], moved, *others[target:]]
+        values, gradients = adapter.filter_gradients(batch, layer, filters, target)
         gradients = np.stack(
             [np.roll(g, (-a, -b), axis=(0, 1)) for g, (a, b) in zip(gradients, shifts, strict=True)]
         )
@@ -170,10 +263,7 @@ def maximize_filters(
         for i in np.flatnonzero(~np.any(gradients.reshape(len(filters), -1), axis=1)):
             images[i] = _restart(rngs[i], weights, shape, lo, hi)
         images = np.clip(images, lo, hi).astype(np.float32, copy=False)
-        if on_step is not None:
-            images.flags.writeable = False
-            on_step(step, images, np.asarray(values, dtype=np.float32))
-    images = np.array(images, dtype=np.float32)  # writable, whatever on_step saw
+        on_step(step, images, np.asarray(values, dtype=np.float32))
     return images
 
 
@@ -303,5 +393,3 @@ def _blur(images: np.ndarray, sigma: float) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- drawing
-
-

@@ -13,6 +13,7 @@ import numpy as np
 #: Non-finite values (NaN, +-Inf) are drawn in this colour, which no viridis value has.
 NAN_RGB = (255, 0, 255)
 
+
 @lru_cache(maxsize=8)
 def colormap_lut(name: str = "viridis") -> np.ndarray:
     """The matplotlib colour map ``name`` as a (256, 3) uint8 lookup table."""
@@ -21,6 +22,7 @@ def colormap_lut(name: str = "viridis") -> np.ndarray:
     cmap = colormaps[name].resampled(256)
     rgba = cmap(np.arange(256))  # integer arguments index the table itself
     return (rgba[:, :3] * 255 + 0.5).astype(np.uint8)
+
 
 def colorize(values: np.ndarray, cmap: str = "viridis") -> np.ndarray:
     """Values in [0, 1] (NaN allowed) to uint8 RGB via a matplotlib colour map."""
@@ -38,6 +40,7 @@ NAN_INDEX = 254
 
 GAP_INDEX = 255
 
+
 def palette_indices(values: np.ndarray) -> np.ndarray:
     """Values in [0, 1] (NaN allowed) to palette indices, binned as matplotlib bins a map
     resampled to ``PALETTE_LEVELS`` colours (floor(x * N), 1.0 -> N - 1)."""
@@ -45,6 +48,7 @@ def palette_indices(values: np.ndarray) -> np.ndarray:
     index = index.astype(np.uint8)
     index[np.isnan(values)] = NAN_INDEX
     return index
+
 
 @lru_cache(maxsize=8)
 def _palette(cmap: str) -> bytes:
@@ -56,6 +60,7 @@ def _palette(cmap: str) -> bytes:
     table[NAN_INDEX] = NAN_RGB
     return table.tobytes()
 
+
 def encode_palette_png(index: np.ndarray, cmap: str = "viridis") -> bytes:
     """Encode palette indices (see ``palette_indices``) as a PNG; the gap is transparent."""
     from PIL import Image
@@ -65,6 +70,7 @@ def encode_palette_png(index: np.ndarray, cmap: str = "viridis") -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG", compress_level=1, transparency=GAP_INDEX)
     return buffer.getvalue()
+
 
 def encode_png(pixels: np.ndarray) -> bytes:
     """Encode uint8 (H, W), (H, W, 3) or (H, W, 4) pixels as PNG (fast compression)."""

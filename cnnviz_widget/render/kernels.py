@@ -134,7 +134,6 @@ def as_conv4d(kernel: np.ndarray) -> tuple[np.ndarray, str]:
     )
 
 
-
 def tiles_mode(kernel_shape: tuple[int, ...], *, rgb: bool = False, depthwise: bool = False) -> str:
     """How a conv kernel's grid is tiled (see :func:`kernel_grid_picture`)."""
     n_in, n_out = kernel_shape[-2], kernel_shape[-1]
@@ -171,7 +170,6 @@ def check_in_channel(in_channel: int, n_in: int) -> int:
     if not 0 <= i < n_in:
         raise ValueError(f"in_channel must be between 0 and {n_in - 1}, got {in_channel}.")
     return i
-
 
 
 def _weight_notes(k: np.ndarray, scale: float, *, clipped: bool) -> list[str]:
@@ -448,7 +446,7 @@ def filter_detail(
             whole = k4[..., out_channel]
         norm = normalize_symmetric(values, scale)
         if mode == "rgb":
-            grey = (np.nan_tonum(norm) * 255 + 0.5).astype(np.uint8)
+            grey = (np.nan_to_num(norm) * 255 + 0.5).astype(np.uint8)
             colors = [[hex_color(px) for px in row] for row in grey]
         else:
             colors = [[hex_color(px) for px in row] for row in colorize(norm, cmap)]

@@ -66,14 +66,12 @@ def mosaic(maps: Any, cols: int | None = None, *, gap: int = 0, fill: float = 0.
     return tile_atlas(tiles, cols, gap=gap, fill=np.float32(fill))
 
 
-
 def feature_map_picture(activation: np.ndarray, *, max_side: int = MAX_ATLAS_SIDE) -> Picture:
     """Draw one sample's activation of a layer: a mosaic for (H, W, C), else a strip."""
     x = np.asarray(activation, dtype=np.float32)
     if x.ndim == 3:
         return _mosaic_picture(x, max_side)
     return _strip_picture(x)
-
 
 
 def _mosaic_picture(x: np.ndarray, max_side: int) -> Picture:
@@ -113,7 +111,6 @@ def _mosaic_picture(x: np.ndarray, max_side: int) -> Picture:
         downsample=factor,
     )
     return Picture(encode_palette_png(atlas), meta, caption, warnings)
-
 
 
 def _strip_picture(x: np.ndarray) -> Picture:
@@ -158,7 +155,6 @@ def _strip_picture(x: np.ndarray) -> Picture:
     return Picture(encode_png(pixels), meta, caption, warnings)
 
 
-
 def thumbnail_png(image: np.ndarray, max_side: int = 64) -> bytes:
     """A small PNG of one display image (uint8, (H, W), (H, W, 1) or (H, W, 3/4))."""
     from PIL import Image
@@ -173,7 +169,6 @@ def thumbnail_png(image: np.ndarray, max_side: int = 64) -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     return buffer.getvalue()
-
 
 
 def single_picture(

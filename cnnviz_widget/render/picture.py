@@ -14,4 +14,3 @@ class Picture:
     meta: dict[str, Any]
     caption: str
     warnings: list[str] = field(default_factory=list)
-

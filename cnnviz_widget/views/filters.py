@@ -24,6 +24,12 @@ def render(session: Session, request: Request) -> ViewResult:
         )
     indices = list(range(min(int(request.option("filter_count")), int(channels))))
     input_range = session.input_range()
+    # A model with an open input size climbs at the size of the images it was given.
+    target = session.adapter.layer_input(info.name)
+    _, height, width, *_ = (*session.adapter.input_shapes()[target], None, None)
+    size = None
+    if session.inputs is not None and session.inputs[target].ndim == 4 and None in (height, width):
+        size = (int(session.inputs[target].shape[1]), int(session.inputs[target].shape[2]))
 
     def picture(images: np.ndarray, step: int) -> Picture:
         return pattern_picture(
@@ -44,6 +50,7 @@ def render(session: Session, request: Request) -> ViewResult:
         request.layer,
         indices,
         steps=FILTER_STEPS,
+        size=size,
         seed=0,
         input_range=input_range,
         should_stop=lambda: session.is_stale(request),

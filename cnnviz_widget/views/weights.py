@@ -101,6 +101,14 @@ def render(session: Session, request: Request) -> ViewResult:
     channel = request.option("channel")
     if channel >= 0:
         kernel, bias = session.adapter.layer_weights(request.layer)
+        # A kernel grid's tiles, or a dense matrix's output units (its columns).
+        matrix = trained.meta["kind"] == "matrix"
+        tiles = int(kernel.shape[-1]) if matrix else int(trained.meta["channels"])
+        if channel >= tiles:
+            raise ValueError(
+                f"channel must be -1 (none) or a filter of {request.layer!r}, 0 to {tiles - 1}; "
+                f"got {channel}."
+            )
         detail = filter_detail(
             kernel,
             bias,
