@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._layers import LayerInfo
 from .api import activations, layer_weights, list_layers
+from .graph import GraphNode, ModelGraph, model_graph
 from .methods.gradcam import grad_cam
 from .methods.maximize import maximize_filter
 from .methods.saliency import saliency
@@ -17,8 +18,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Faithfulness",
+    "GraphNode",
     "LayerExplorer",
     "LayerInfo",
+    "ModelGraph",
     "activations",
     "faithfulness",
     "grad_cam",
@@ -26,6 +29,7 @@ __all__ = [
     "layer_weights",
     "list_layers",
     "maximize_filter",
+    "model_graph",
     "mosaic",
     "saliency",
 ]

@@ -39,6 +39,7 @@ from ._layers import Kind
 from .methods.gradcam import METHODS
 from .render import WARNING_CODES, note_codes
 from .views import VIEWS, Request, ViewResult
+from .views.saliency import METHODS as SALIENCY_METHODS
 
 PENDING = "pending"
 RESULT = "result"
@@ -61,12 +62,14 @@ SYNCED_TRAITS = (
     "class_names",
     "class_index",
     "cam_method",
-    "smooth",
+    "saliency_method",
+    "sanity",
     "in_channel",
     "rgb",
     "channel",
     "filter_count",
     "snapshot",
+    "graph",
 )
 
 #: What a picture's ``kind`` can be.
@@ -81,6 +84,7 @@ def shared_lists() -> dict[str, Any]:
         "view_options": {name: list(view.options) for name, view in VIEWS.items()},
         "layer_kinds": list(typing.get_args(Kind)),
         "cam_methods": list(METHODS),
+        "saliency_methods": list(SALIENCY_METHODS),
         "warning_codes": {code: list(params) for code, params in WARNING_CODES.items()},
         "synced_traits": list(SYNCED_TRAITS),
         "image_kinds": list(IMAGE_KINDS),

@@ -18,7 +18,7 @@ import threading
 import traceback
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import anywidget
 import numpy as np
@@ -166,8 +166,10 @@ class LayerExplorer(anywidget.AnyWidget):
     #: The class explained by Grad-CAM and saliency; -1 is each sample's top prediction.
     class_index = traitlets.Int(-1).tag(sync=True)
     cam_method = traitlets.Unicode("gradcam").tag(sync=True)
-    #: SmoothGrad instead of plain input gradients in the saliency view.
-    smooth = traitlets.Bool(False).tag(sync=True)
+    #: What the Saliency tab draws: "gradients", "smoothgrad" or "integrated" (gradients).
+    saliency_method = traitlets.Unicode("gradients").tag(sync=True)
+    #: The Grad-CAM tab also draws the same map on the untrained copy (Adebayo et al. 2018).
+    sanity = traitlets.Bool(False).tag(sync=True)
     #: Input channel of the kernels drawn in the weights view, and RGB drawing of first layers.
     in_channel = traitlets.Int(0).tag(sync=True)
     rgb = traitlets.Bool(False).tag(sync=True)
@@ -176,6 +178,8 @@ class LayerExplorer(anywidget.AnyWidget):
     #: How many filters the Filters tab draws (the first ones of the layer).
     filter_count = traitlets.Int(16).tag(sync=True)
     snapshot = traitlets.Dict().tag(sync=True)
+    #: The model's real data flow (``model_graph(...).to_json()``), for the graph view.
+    graph = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -218,6 +222,7 @@ class LayerExplorer(anywidget.AnyWidget):
         first = self._default_layer() if layer is None else self.layer_info(layer).name
         super().__init__(
             layers=[info.to_json() for info in self._session.layers],
+            graph=_graph_json(self._session),
             samples=thumbnails,
             views=list(AVAILABLE_VIEWS),
             model_name=str(getattr(model, "name", type(model).__name__)),
@@ -275,6 +280,17 @@ class LayerExplorer(anywidget.AnyWidget):
         if proposal["value"] not in METHODS:
             raise InvalidSelection(
                 f"cam_method must be one of {', '.join(METHODS)}, got {proposal['value']!r}."
+            )
+        return str(proposal["value"])
+
+    @traitlets.validate("saliency_method")
+    def _valid_saliency_method(self, proposal: Any) -> str:
+        from .views.saliency import METHODS as SALIENCY_METHODS
+
+        if proposal["value"] not in SALIENCY_METHODS:
+            raise InvalidSelection(
+                f"saliency_method must be one of {', '.join(SALIENCY_METHODS)}, "
+                f"got {proposal['value']!r}."
             )
         return str(proposal["value"])
 
@@ -542,6 +558,20 @@ class LayerExplorer(anywidget.AnyWidget):
         if not self._is_stale(request):
             content, pngs = protocol.result(request, result, final=False)
             self.send(content, buffers=pngs)
+
+
+def _graph_json(session: Session) -> dict[str, Any]:
+    """The graph trait: the model's data flow, or, if it cannot be read, why not (the panel
+    says so; nothing else depends on it)."""
+    from .graph import ModelGraph
+
+    example = session.sample_inputs(0) if session.n_samples else None
+    try:
+        nodes, edges, source, note = session.adapter.graph(example)
+    except Exception as error:  # a graph that cannot be read must not cost the explorer
+        _log.debug("model graph failed:\n%s", traceback.format_exc())
+        return {"nodes": [], "edges": [], "source": "none", "note": _describe(error)}
+    return ModelGraph(tuple(nodes), tuple(edges), cast(Any, source), note).to_json()
 
 
 def _options(explorer: LayerExplorer) -> tuple[tuple[str, Any], ...]:

@@ -74,12 +74,18 @@ def build_fixture() -> dict:
             ("activations_dense", "dense", {}),
             ("weights", "conv2d_1", {"channel": 3}),
             ("weights_dense", "dense", {}),
-            ("gradcam", "conv2d_1", {"channel": 2}),
+            ("gradcam", "conv2d_1", {"channel": 2, "sanity": True}),
             ("saliency", "conv2d_1", {}),
+            ("saliency_integrated", "conv2d_1", {"saliency_method": "integrated"}),
             ("filters", "conv2d", {}),
             ("error", "max_pooling2d", {}),  # no weights: the panel shows an error
         ]
-        views = {"error": "weights", "weights_dense": "weights", "activations_dense": "activations"}
+        views = {
+            "error": "weights",
+            "weights_dense": "weights",
+            "activations_dense": "activations",
+            "saliency_integrated": "saliency",
+        }
         for key, layer, options in selections:
             with explorer.hold_trait_notifications():
                 explorer.view = views.get(key, key)
@@ -90,14 +96,14 @@ def build_fixture() -> dict:
                 explorer._on_message(explorer, {"type": _protocol.REFRESH}, [])
             final = _wait_final(messages, cond, explorer._latest)
             recorded[key] = final
-            if key == "filters":
+            if key in ("filters", "gradcam"):  # they stream: partial grids, the heatmap first
                 progress = [
                     m
                     for m in messages
                     if m.get("id") == final["id"] and m["type"] == "result" and not m["final"]
                 ]
-                assert progress, "the Filters tab streams partial grids"
-                recorded["filters_progress"] = progress[0]
+                assert progress, f"the {key} tab sends a picture before its final result"
+                recorded[f"{key}_progress"] = progress[0]
         recorded["pending"] = next(m for m in messages if m["type"] == "pending")
         before = len(messages)
         explorer.set_state({"sample": 7})  # from the browser: out of range, rolled back

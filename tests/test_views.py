@@ -110,14 +110,60 @@ def test_gradcam_on_a_dense_layer_is_an_error_and_the_widget_goes_on(explorer):
     assert _serve(explorer)[0]["layer"] == "conv2d"
 
 
-def test_saliency_tab_plain_and_smooth(explorer):
+def test_saliency_tab_gradients_smoothgrad_and_integrated_gradients(explorer):
+    import cnnviz_widget as cv
+    from cnnviz_widget.methods import min_max
+
     explorer.view = "saliency"
     _plain, pngs = _serve(explorer)
     assert _size(pngs["heatmap"]) == (28, 28)
-    explorer.smooth = True
+    explorer.saliency_method = "smoothgrad"
     smooth, smooth_pngs = _serve(explorer)
-    assert smooth["data"]["smooth"] is True
+    assert smooth["data"]["method"] == "smoothgrad"
     assert smooth_pngs["heatmap"] != pngs["heatmap"]
+    explorer.saliency_method = "integrated"
+    integrated, integrated_pngs = _serve(explorer)
+    assert integrated["data"]["method"] == "integrated"
+    # The map is |integrated gradients| summed over channels, min-max scaled, in jet.
+    image = explorer.session.sample_inputs(explorer.sample)
+    attributions = cv.integrated_gradients(explorer.model, image, steps=50)
+    expected = min_max(np.abs(attributions).sum(axis=-1))[0]
+    from cnnviz_widget.render import colorize
+
+    drawn = np.asarray(Image.open(io.BytesIO(integrated_pngs["heatmap"])).convert("RGB"))
+    np.testing.assert_array_equal(drawn, colorize(expected, "jet"))
+    completeness = integrated["data"]["completeness"]
+    assert abs(completeness["gap"]) < 0.05 * abs(completeness["sum"])
+    with pytest.raises(ValueError, match="saliency_method must be one of"):
+        explorer.saliency_method = "magic"
+
+
+def test_gradcam_tab_sends_the_heatmap_first_then_its_faithfulness(explorer):
+    from cnnviz_widget.methods.trust import faithfulness
+
+    sent = []
+    explorer.send = lambda content, buffers=None: sent.append(content)
+    explorer.layer = "conv2d_1"
+    explorer.view = "gradcam"
+    deadline = __import__("time").monotonic() + 60
+    latest = explorer._latest
+    while not any(m.get("id") == latest and m.get("final") for m in sent):
+        assert __import__("time").monotonic() < deadline
+        __import__("time").sleep(0.02)
+    results = [m for m in sent if m.get("id") == latest and m["type"] == "result"]
+    assert [m["final"] for m in results] == [False, True]
+    assert results[0]["data"]["faithfulness"] is None  # the heatmap did not wait
+    readout = results[1]["data"]["faithfulness"]
+    # The deletion curve of the map at layer resolution, by the public function.
+    import cnnviz_widget as cv
+
+    image = explorer.session.sample_inputs(explorer.sample)
+    raw = cv.grad_cam(
+        explorer.model, image, "conv2d_1", readout["class_index"], upsample=False, normalize=False
+    )
+    deletion = faithfulness(explorer.model, image, raw, readout["class_index"], steps=20)
+    np.testing.assert_allclose(readout["deletion"]["map"]["scores"], deletion.scores[0], atol=1e-6)
+    assert readout["deletion"]["map"]["auc"] < readout["deletion"]["random"]["auc"]
 
 
 def test_options_of_another_tab_do_not_start_requests(explorer):
@@ -126,7 +172,8 @@ def test_options_of_another_tab_do_not_start_requests(explorer):
     explorer.view = "activations"
     sent.clear()
     explorer.cam_method = "layercam"
-    explorer.smooth = True
+    explorer.saliency_method = "smoothgrad"
+    explorer.sanity = True
     assert sent == []
 
 
@@ -208,7 +255,31 @@ def test_saliency_tab_makes_one_pass_for_map_and_predictions(explorer, monkeypat
 
         monkeypatch.setattr(adapter, name, counting)
     # Called directly (not through trait changes) so the worker thread adds no calls.
-    request = Request(0, explorer.layer, "saliency", 2, (("class_index", -1), ("smooth", False)))
+    request = Request(
+        0, explorer.layer, "saliency", 2, (("class_index", -1), ("saliency_method", "gradients"))
+    )
     result = VIEWS["saliency"].render(explorer.session, request)
     assert calls == ["class_gradients"]
     assert len(result.data["predictions"]) == 5
+
+
+def test_gradcam_sanity_check_draws_the_map_of_the_untrained_copy(explorer):
+    import scipy.stats
+
+    import cnnviz_widget as cv
+    from cnnviz_widget.methods.weights import untrained_copy
+
+    weights = [w.copy() for w in explorer.model.get_weights()]
+    explorer.layer = "conv2d_1"
+    explorer.view = "gradcam"
+    explorer.sanity = True
+    content, pngs = _serve(explorer)
+    assert "sanity" in pngs
+    image = explorer.session.sample_inputs(explorer.sample)
+    chosen = content["data"]["class_index"]
+    trained = cv.grad_cam(explorer.model, image, "conv2d_1", chosen)[0]
+    untrained = cv.grad_cam(untrained_copy(explorer.model), image, "conv2d_1", chosen)[0]
+    expected = scipy.stats.spearmanr(trained.ravel(), untrained.ravel()).statistic
+    assert content["data"]["sanity"]["rank_correlation"] == pytest.approx(expected, abs=1e-6)
+    for before, after in zip(weights, explorer.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)  # the user's model is untouched

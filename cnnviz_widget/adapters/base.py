@@ -85,6 +85,14 @@ class Adapter(Protocol):
         """
         ...
 
+    def graph(self, inputs: Sequence[np.ndarray] | None) -> tuple[list[Any], list[Any], str, str]:
+        """``(nodes, edges, source, note)`` of the model's real data flow (``graph.py``).
+
+        ``inputs`` (channels-last model inputs, as ``model_inputs`` gives) give output shapes
+        and, where the framework cannot read the graph statically, a pass to record.
+        """
+        ...
+
     # ------------------------------------------------------------ computations
     def activations(
         self, inputs: Sequence[np.ndarray], names: Sequence[str]

@@ -240,6 +240,14 @@ class KerasAdapter:
         self.list_layers()
         return type(self._objects[name]).__name__ in _DEPTHWISE_TYPES
 
+    def graph(self, inputs: Sequence[np.ndarray] | None) -> tuple[list[Any], list[Any], str, str]:
+        from ._keras_graph import keras_graph
+
+        if inputs is not None and not self.is_built():
+            self.ensure_built(inputs)
+        nodes, edges, note = keras_graph(self.model, self.list_layers())
+        return nodes, edges, "keras", note
+
     def n_classes(self) -> int | None:
         graph = _graph_of(self.model)
         shape: tuple[int | None, ...] | None = None

@@ -152,12 +152,15 @@ export type Snapshot = Partial<ResultMessage> & { pngs?: Bytes[] };
 export const CAM_METHODS = ["gradcam", "gradcam++", "layercam", "scorecam"] as const;
 export type CamMethod = (typeof CAM_METHODS)[number];
 
+export const SALIENCY_METHODS = ["gradients", "smoothgrad", "integrated"] as const;
+export type SaliencyMethod = (typeof SALIENCY_METHODS)[number];
+
 /** The traits each view depends on besides layer and sample. */
 export const VIEW_OPTIONS = {
   activations: [],
   weights: ["in_channel", "rgb", "channel"],
-  gradcam: ["class_index", "cam_method", "channel"],
-  saliency: ["class_index", "smooth"],
+  gradcam: ["class_index", "cam_method", "channel", "sanity"],
+  saliency: ["class_index", "saliency_method"],
   filters: ["filter_count"],
 } as const satisfies Record<ViewName, readonly string[]>;
 
@@ -174,12 +177,14 @@ export const SYNCED_TRAITS = [
   "class_names",
   "class_index",
   "cam_method",
-  "smooth",
+  "saliency_method",
+  "sanity",
   "in_channel",
   "rgb",
   "channel",
   "filter_count",
   "snapshot",
+  "graph",
 ] as const satisfies readonly (keyof Traits)[];
 
 export type Lang = "en" | "ko";
@@ -198,7 +203,10 @@ export interface Traits {
   /** The class Grad-CAM and saliency explain; -1: each sample's top prediction. */
   class_index: number;
   cam_method: CamMethod;
-  smooth: boolean;
+  /** What the Saliency tab draws. */
+  saliency_method: SaliencyMethod;
+  /** The Grad-CAM tab also draws the map on the untrained copy. */
+  sanity: boolean;
   in_channel: number;
   rgb: boolean;
   /** The filter (weights: tile index) or channel (Grad-CAM) of the linked view; -1: none. */
@@ -206,6 +214,8 @@ export interface Traits {
   /** How many of the layer's filters the Filters tab draws. */
   filter_count: number;
   snapshot: Snapshot;
+  /** The model's data flow for the graph view (checked by graphView.ts's reader). */
+  graph: Record<string, unknown>;
 }
 
 /** `warning_codes` of a result: a record or null per warning. */
