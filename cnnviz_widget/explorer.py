@@ -5,7 +5,7 @@ a request id and puts it in a one-slot mailbox, so a burst of clicks leaves only
 selection to compute (no queue builds up).  The worker thread, never the kernel's shell
 thread, computes and sends the image as a binary buffer tagged with the id; a result whose
 id is no longer the newest is dropped.  One forward pass per sample fills an activation
-cache shared by all layers.
+cache shared by all layers.  ``docs/architecture.md`` tells the whole path.
 """
 
 from __future__ import annotations
