@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ._layers import LayerInfo
 from .api import activations, layer_weights, list_layers
 from .graph import GraphNode, ModelGraph, model_graph
+from .methods.dataset import ScanProgress, TopActivations, iter_top_activations, top_activations
 from .methods.gradcam import grad_cam
 from .methods.maximize import maximize_filter
 from .methods.saliency import saliency
@@ -22,16 +23,20 @@ __all__ = [
     "LayerExplorer",
     "LayerInfo",
     "ModelGraph",
+    "ScanProgress",
+    "TopActivations",
     "activations",
     "faithfulness",
     "grad_cam",
     "integrated_gradients",
+    "iter_top_activations",
     "layer_weights",
     "list_layers",
     "maximize_filter",
     "model_graph",
     "mosaic",
     "saliency",
+    "top_activations",
 ]
 __version__ = "0.1.0"
 
