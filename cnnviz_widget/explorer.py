@@ -141,6 +141,10 @@ class LayerExplorer(anywidget.AnyWidget):
         What the weights view compares against.
     lang : "en" or "ko"
         Language of the interface.
+    dataset : optional
+        Images the Examples tab searches for those that excite a channel most: an array of
+        model inputs (or display images, with ``preprocess``), a ``tf.data.Dataset``, a torch
+        ``DataLoader``, any re-iterable of batches, or a ``dask.array``.
     cache_bytes : int
         Memory for cached activations (least recently used samples are dropped).
 
@@ -192,6 +196,7 @@ class LayerExplorer(anywidget.AnyWidget):
         view: str = "activations",
         baseline: Any = "untrained",
         lang: str = "en",
+        dataset: Any = None,
         cache_bytes: int = 512 * 2**20,
     ) -> None:
         self._model = model
@@ -207,6 +212,7 @@ class LayerExplorer(anywidget.AnyWidget):
             cache_bytes=cache_bytes,
             is_stale=self._is_stale,
             on_progress=self._send_progress,
+            dataset=dataset,
         )
         thumbnails = [
             {"thumbnail": thumbnail_png(image), "caption": f"#{i}"}

@@ -64,8 +64,10 @@ def _wait_final(messages: list[dict], cond: threading.Condition, request_id: int
 
 
 def build_fixture() -> dict:
+    from cnnviz_widget.data import digits
+
     model, images, names = default_model()
-    explorer = LayerExplorer(model, images[:3], class_names=names)
+    explorer = LayerExplorer(model, images[:3], class_names=names, dataset=digits(64)[0])
     messages, cond = _record(explorer)
     recorded: dict[str, dict] = {}
     try:
@@ -78,6 +80,7 @@ def build_fixture() -> dict:
             ("saliency", "conv2d_1", {}),
             ("saliency_integrated", "conv2d_1", {"saliency_method": "integrated"}),
             ("filters", "conv2d", {}),
+            ("examples", "conv2d_1", {"channel": 3}),
             ("error", "max_pooling2d", {}),  # no weights: the panel shows an error
         ]
         views = {

@@ -283,3 +283,40 @@ def test_gradcam_sanity_check_draws_the_map_of_the_untrained_copy(explorer):
     assert content["data"]["sanity"]["rank_correlation"] == pytest.approx(expected, abs=1e-6)
     for before, after in zip(weights, explorer.model.get_weights(), strict=True):
         np.testing.assert_array_equal(before, after)  # the user's model is untouched
+
+
+def test_examples_tab_finds_the_images_that_excite_the_channel_most():
+    import time
+
+    import cnnviz_widget as cv
+    from cnnviz_widget.data import digits
+
+    model, images, names = default_model()
+    dataset = digits(600)[0]
+    widget = LayerExplorer(model, images[:2], dataset=dataset, layer="conv2d_1", view="examples")
+    sent = []
+    widget.send = lambda content, buffers=None: sent.append(content)
+    try:
+        assert widget.snapshot["type"] == "result", widget.snapshot.get("message")
+        data = widget.snapshot["data"]
+        reference = cv.top_activations(model, dataset, "conv2d_1", k=9)
+        assert data["indices"] == [int(i) for i in reference.indices[0]]
+        np.testing.assert_allclose(data["values"], reference.values[0], rtol=1e-5)
+        assert (data["done"], data["total"]) == (600, 600)
+        widget.channel = 5  # another channel of the same scan: no second pass
+        latest = widget._latest
+        deadline = time.monotonic() + 60
+        while not any(m.get("id") == latest and m.get("final") for m in sent):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        final = next(m for m in sent if m.get("id") == latest and m.get("final"))
+        assert final["data"]["indices"] == [int(i) for i in reference.indices[5]]
+        assert len([m for m in sent if m.get("id") == latest and m["type"] == "result"]) == 1
+    finally:
+        widget.close()
+    bare = LayerExplorer(model, images[:2], view="examples")
+    try:
+        assert bare.snapshot["type"] == "error"
+        assert "dataset=" in bare.snapshot["message"]
+    finally:
+        bare.close()

@@ -8,14 +8,21 @@ module here (and its name to ``VIEWS``) and one TypeScript view (``docs/architec
 
 from __future__ import annotations
 
-from . import activations, filters, gradcam, saliency, weights
+from . import activations, examples, filters, gradcam, saliency, weights
 from ._base import Request, View, ViewResult
 from .session import Session
 
 #: Every view, in tab order.
 VIEWS: dict[str, View] = {
     view.name: view
-    for view in (activations.VIEW, weights.VIEW, gradcam.VIEW, saliency.VIEW, filters.VIEW)
+    for view in (
+        activations.VIEW,
+        weights.VIEW,
+        gradcam.VIEW,
+        saliency.VIEW,
+        filters.VIEW,
+        examples.VIEW,
+    )
 }
 
 __all__ = ["VIEWS", "Request", "Session", "View", "ViewResult"]

@@ -49,6 +49,10 @@ class Session:
         it and stop.
     on_progress : callable
         ``on_progress(request, partial_result)`` sends a picture of work still running.
+    dataset : optional
+        What the Examples tab searches: an array, a dask array or an iterable of batches.
+    preprocess : callable, optional
+        Maps images (and the dataset's rows) to model input.
     """
 
     def __init__(
@@ -62,6 +66,8 @@ class Session:
         cache_bytes: int = 512 * 2**20,
         is_stale: Callable[[Request], bool] = _never,
         on_progress: Callable[[Request, ViewResult], None] = _ignore,
+        dataset: Any = None,
+        preprocess: Any = None,
     ) -> None:
         self.adapter = adapter
         self.inputs = inputs
@@ -77,6 +83,11 @@ class Session:
         self.result_cache = BytesLRU(64 * 2**20, lambda result: result.nbytes)
         self.cams = CamCache()
         self._pass_lock = threading.Lock()
+        #: What the Examples tab searches (model inputs, or display images with preprocess).
+        self.dataset = dataset
+        self.preprocess = preprocess
+        #: Finished scans of the dataset, per layer: (TopActivations, scanned, total).
+        self.examples: dict[str, tuple[Any, int, int | None]] = {}
 
     @classmethod
     def of(
@@ -96,9 +107,12 @@ class Session:
 
         adapter = adapter_for(model)
         if images is None:
-            return cls(adapter, None, np.zeros((0, 1, 1), np.uint8), **options)
+            return cls(
+                adapter, None, np.zeros((0, 1, 1), np.uint8), preprocess=preprocess, **options
+            )
         inputs = adapter.model_inputs(images, preprocess)
-        return cls(adapter, inputs, adapter.display_images(images, preprocess), **options)
+        display = adapter.display_images(images, preprocess)
+        return cls(adapter, inputs, display, preprocess=preprocess, **options)
 
     # ------------------------------------------------------------------ reading
     @property
@@ -181,3 +195,40 @@ class Session:
         self.activation_cache.clear()
         self.result_cache.clear()
         self.cams.clear()
+        self.examples.clear()
+
+    # ------------------------------------------------------------------ dataset
+    def dataset_rows(self, indices: Sequence[int]) -> np.ndarray:
+        """The dataset's rows at ``indices`` (positions in dataset order), as given."""
+        wanted = [int(i) for i in indices]
+        data = self.dataset
+        if hasattr(data, "shape") and hasattr(data, "__getitem__"):  # numpy, dask, h5py
+            return np.stack([np.asarray(data[i]) for i in wanted])
+        # An iterable of batches: read it again and keep the rows asked for.
+        found: dict[int, np.ndarray] = {}
+        position = 0
+        for batch in data:
+            x = batch[0] if isinstance(batch, (tuple, list)) else batch
+            x = np.asarray(x.numpy() if hasattr(x, "numpy") else x)
+            for j in range(len(x)):
+                if position + j in wanted:
+                    found[position + j] = x[j]
+            position += len(x)
+            if len(found) == len(set(wanted)):
+                break
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            raise ValueError(
+                f"The dataset gave different images on a second pass (rows {missing[:3]} are "
+                "gone): the Examples tab reads it twice; pass an array or a re-iterable "
+                "dataset (tf.data.Dataset, DataLoader), not a one-shot generator."
+            )
+        return np.stack([found[i] for i in wanted])
+
+    def dataset_images(self, indices: Sequence[int]) -> list[np.ndarray]:
+        """Model inputs of the dataset's rows at ``indices``."""
+        return self.adapter.model_inputs(self.dataset_rows(indices), self.preprocess)
+
+    def dataset_display(self, indices: Sequence[int]) -> np.ndarray:
+        """What a person looks at for the rows at ``indices``, uint8 ``(n, H, W, C)``."""
+        return self.adapter.display_images(self.dataset_rows(indices), self.preprocess)
