@@ -36,7 +36,8 @@ import tensorflow as tf
 
 from cnnviz_widget.adapters import adapter_for
 from cnnviz_widget.data import digits_cnn
-from cnnviz_widget.methods.maximize import maximize_filter, maximize_filters, pattern_picture
+from cnnviz_widget.methods.maximize import maximize_filter, maximize_filters
+from cnnviz_widget.render import pattern_picture
 
 FILTERS = list(range(16))
 

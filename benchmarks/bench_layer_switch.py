@@ -1,6 +1,6 @@
 """How long a layer switch takes through cnnviz-widget's compute path, in one run.
 
-What is timed is what happens after a click: ``LayerExplorer._result(request)``, i.e. the
+What is timed is what happens after a click: ``explorer.session.compute(request)``, i.e. the
 activations (one forward pass per sample, cached for all layers) and one PNG of the whole
 layer.  The explorer has no frontend here; ``send`` is a no-op and nothing is sent.
 
@@ -38,7 +38,7 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
-from cnnviz_widget._views import Request
+from cnnviz_widget.views import Request
 
 from cnnviz_widget import LayerExplorer
 from cnnviz_widget.data import default_model
@@ -104,13 +104,12 @@ def make_explorer(model: keras.Model, images: np.ndarray) -> LayerExplorer:
 
 def forget_pictures(explorer: LayerExplorer) -> None:
     """Empty the cache of drawn results (activations stay cached): the next view draws anew."""
-    old = explorer._results
-    explorer._results = type(old)(old.max_bytes, old._size)
+    explorer.session.result_cache.clear()
 
 
 def explorer_view(explorer: LayerExplorer, layer: str, sample: int) -> bytes:
     """What the worker computes after a click: activations (cached per sample) + PNG."""
-    return explorer._result(Request(0, layer, "activations", sample)).pictures[0][1].png
+    return explorer.session.compute(Request(0, layer, "activations", sample)).pictures[0][1].png
 
 
 # ------------------------------------------------------------------------- the report
@@ -191,12 +190,12 @@ def bench_vgg(repeats: int, naive_repeats: int) -> tuple[list[Row], list[bool]]:
     np.asarray(bare_fn(x))  # traces
     model.predict(images[:1], verbose=0)
     explorer = make_explorer(model, images)  # traces the all-layer pass on sample 0
-    names = [info.name for info in explorer._infos]
+    names = [info.name for info in explorer.session.layers]
     t = timings(
         {
             "bare": lambda i: np.asarray(bare_fn(x)),
             "first": lambda i: explorer_view(explorer, "block1_conv1", 1 + i),  # a new sample
-            "pass": lambda i: explorer._adapter.activations([images[:1]], names),
+            "pass": lambda i: explorer.session.adapter.activations([images[:1]], names),
             "predict": lambda i: model.predict(images[:1], verbose=0),
         },
         repeats,

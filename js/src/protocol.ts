@@ -10,7 +10,14 @@ export const REJECTED = "rejected";
 export const REFRESH = "refresh";
 export const MESSAGE_KINDS = [PENDING, RESULT, ERROR, REJECTED, REFRESH] as const;
 
-export const VIEWS = ["activations", "weights", "gradcam", "saliency", "filters"] as const;
+export const VIEWS = [
+  "activations",
+  "weights",
+  "gradcam",
+  "saliency",
+  "filters",
+  "examples",
+] as const;
 export type ViewName = (typeof VIEWS)[number];
 
 export const LAYER_KINDS = [
@@ -162,6 +169,7 @@ export const VIEW_OPTIONS = {
   gradcam: ["class_index", "cam_method", "channel", "sanity"],
   saliency: ["class_index", "saliency_method"],
   filters: ["filter_count"],
+  examples: ["channel"],
 } as const satisfies Record<ViewName, readonly string[]>;
 
 /** Every synced trait (the keys of `Traits`), in the kernel's order. */
