@@ -38,11 +38,11 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
-from cnnviz_widget.views import Request
 
 from cnnviz_widget import LayerExplorer
 from cnnviz_widget.data import default_model
 from cnnviz_widget.render import grid_shape
+from cnnviz_widget.views import Request
 
 tf.get_logger().setLevel("ERROR")  # the naive way retraces predict per layer, by design
 
