@@ -61,7 +61,14 @@ def activations(
         if isinstance(layers, (str, LayerInfo)):
             layers = [layers]
         names = list(dict.fromkeys(resolve_layer(known, layer).name for layer in layers))
-    return adapter.activations(inputs, names)
+    outputs = adapter.activations(inputs, names)
+    missing = [name for name in names if name not in outputs]
+    if missing and layers is not None:
+        raise ValueError(
+            f"Layer(s) {missing} are not called by the model's forward pass (containers or "
+            "unused modules), so they have no output."
+        )
+    return outputs
 
 
 def layer_weights(model: Any, layer: str | LayerInfo) -> tuple[np.ndarray, np.ndarray | None]:

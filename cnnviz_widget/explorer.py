@@ -382,7 +382,7 @@ class LayerExplorer(anywidget.AnyWidget):
     ) -> np.ndarray:
         """The activation the panel draws, for one sample (cached, no batch axis)."""
         name = self.layer_info(layer).name
-        return self._session.sample_activations(self.sample if sample is None else sample)[name][0]
+        return self._session.layer_output(self.sample if sample is None else sample, name)
 
     def save_html(self, path: str | pathlib.Path, *, title: str | None = None) -> pathlib.Path:
         """Write the explorer as a standalone HTML page (no kernel, no network needed).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from ._layers import Kind
 
@@ -125,7 +125,7 @@ def model_graph(model: Any, images: Any = None) -> ModelGraph:
     # Validated like every other call (a torch model takes its own NCHW layout here).
     inputs = None if images is None else adapter.model_inputs(images, None)
     nodes, edges, source, note = adapter.graph(inputs)
-    return ModelGraph(tuple(nodes), tuple(edges), source, note)
+    return ModelGraph(tuple(nodes), tuple(edges), cast(Source, source), note)
 
 
 class GraphBuilder:

@@ -253,13 +253,20 @@ def cam_details(
 def _target_layer(layers: Sequence[LayerInfo], layer: str | LayerInfo | None) -> LayerInfo:
     if layer is None:
         spatial = [info for info in layers if info.is_spatial]
+        # A global pool that keeps its axes ((N, 1, 1, C) in torch) is spatial in shape only.
+        maps = [
+            info
+            for info in spatial
+            if info.output_shape is not None
+            and (info.output_shape[1] or 2) * (info.output_shape[2] or 2) > 1
+        ]
         if not spatial:
             raise ValueError(
                 "Grad-CAM needs a layer whose output is a stack of 2-D maps (N, H, W, C), and "
                 "this model has none: every layer outputs a vector, so there is no map to "
                 "place over an image."
             )
-        return spatial[-1]
+        return (maps or spatial)[-1]
     info = resolve_layer(layers, layer)
     if info.output_shape is not None and not info.is_spatial:
         _not_spatial(info, info.output_shape)

@@ -15,7 +15,7 @@ TOP_K = 5
 
 def channel_picture(session: Session, request: Request, channel: int) -> Picture:
     """One channel of the selected layer's feature maps (the linked view of a tile)."""
-    activation = session.sample_activations(request.sample)[request.layer][0]
+    activation = session.layer_output(request.sample, request.layer)
     if activation.ndim != 3 or not 0 <= channel < activation.shape[-1]:
         raise ValueError(f"{request.layer!r} has no channel {channel}.")
     picture = feature_map_picture(activation[..., channel : channel + 1])

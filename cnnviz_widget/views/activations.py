@@ -8,7 +8,7 @@ from .session import Session
 
 
 def render(session: Session, request: Request) -> ViewResult:
-    activation = session.sample_activations(request.sample)[request.layer][0]
+    activation = session.layer_output(request.sample, request.layer)
     picture = feature_map_picture(activation)
     return ViewResult([("main", picture)], picture.caption, picture.warnings)
 

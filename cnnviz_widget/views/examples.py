@@ -8,6 +8,7 @@ images scanned), stops when a newer selection arrives, and a finished scan is ke
 from __future__ import annotations
 
 import math
+
 import numpy as np
 
 from ..methods import min_max, resize_maps

@@ -146,6 +146,16 @@ class Session:
                 self.activation_cache.put(sample, cached)
             return cached
 
+    def layer_output(self, sample: int, layer: str) -> np.ndarray:
+        """One layer's output for one sample, no batch axis (from the cached pass)."""
+        outputs = self.sample_activations(sample)
+        if layer not in outputs:
+            raise ValueError(
+                f"{layer!r} is not called by the model's forward pass (a container or an "
+                "unused module), so it has no output to draw; pick one of its layers."
+            )
+        return outputs[layer][0]
+
     def input_range(self) -> tuple[float, float]:
         """The range of model inputs the patterns stay in, read off the images given."""
         if self.inputs is None:
