@@ -27,7 +27,7 @@ import nbformat
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "notebooks"
 #: These draw photographs and photo-like textures: saved as PNG their figures would weigh
 #: about 400 KB each (5 MB a notebook), as JPEG a fifth of that.
-JPEG_FIGURES = {"03_grad_cam_imagenet", "04_filter_patterns"}
+JPEG_FIGURES = {"03_grad_cam_imagenet", "04_filter_patterns", "05_pytorch"}
 #: TensorFlow's C++ start-up notices (absl log lines), printed to the kernel's stderr before
 #: any Python code can silence them; they say nothing about the lesson.
 STARTUP_NOISE = re.compile(
