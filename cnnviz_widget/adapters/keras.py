@@ -260,8 +260,11 @@ class KerasAdapter:
     def untrained_copy(self) -> Any:
         # Keras draws unseeded initialisers' seeds from Python's global generator; a user's
         # reproducible script must not see it move because a tab was opened.
+        # Seeded, so that the copy (and the sanity check's rank correlation) is the same on
+        # every run.
         state = random.getstate()
         try:
+            random.seed(0)
             return _untrained_keras(self.model)
         finally:
             random.setstate(state)

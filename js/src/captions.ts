@@ -46,7 +46,8 @@ function captionFromNumbers(result: StoredResult, lang: Lang): string | null {
     default: {
       const name = str(data["class_name"]);
       if (name === null) return null;
-      const method = str(data["method"]);
+      // Saliency results name their method too ("gradients", ...); only a CAM is captioned so.
+      const method = "saliency_method" in result.options ? null : str(data["method"]);
       return method === null
         ? t(lang, "capSaliency", { name })
         : t(lang, "capCam", { method, name });

@@ -93,12 +93,14 @@ export function defaultTraits(): Traits {
     class_names: [],
     class_index: -1,
     cam_method: "gradcam",
-    smooth: false,
+    saliency_method: "gradients",
+    sanity: false,
     in_channel: 0,
     rgb: false,
     channel: -1,
     filter_count: 16,
     snapshot: {},
+    graph: {},
   };
 }
 
@@ -346,7 +348,35 @@ export interface PredictionSpec {
   probability: number;
 }
 
-/** A Grad-CAM or saliency result: image + heatmap (+ feature map), predictions. */
+/** A faithfulness read-out as the kernel sends it: `steps` steps, hand-picked scores. */
+export function faithfulnessData(
+  options: { classIndex?: number; steps?: number } = {},
+): Record<string, unknown> {
+  const steps = options.steps ?? 4;
+  const fractions = Array.from({ length: steps + 1 }, (_, i) => i / steps);
+  // Map: the probability collapses at once on deletion and recovers at once on insertion;
+  // random: a straight line either way.
+  const fall = fractions.map((f) => (f === 0 ? 0.9 : 0.1));
+  const line = fractions.map((f) => 0.9 - 0.8 * f);
+  const rise = fractions.map((f) => (f === 0 ? 0.1 : 0.9));
+  const up = fractions.map((f) => 0.1 + 0.8 * f);
+  const auc = (scores: number[]): number =>
+    scores.slice(1).reduce((a, s, i) => a + ((s + (scores[i] ?? 0)) / 2) * (1 / steps), 0);
+  return {
+    class_index: options.classIndex ?? 3,
+    steps,
+    seed: 0,
+    fractions,
+    deletion: { map: { auc: auc(fall), scores: fall }, random: { auc: auc(line), scores: line } },
+    insertion: { map: { auc: auc(rise), scores: rise }, random: { auc: auc(up), scores: up } },
+  };
+}
+
+/**
+ * A Grad-CAM or saliency result: image + heatmap (+ feature map, + the untrained copy's
+ * heatmap), predictions. Grad-CAM's `final: false` message has no read-out yet (as the
+ * kernel's first message); `sanity` (the rank correlation) turns the sanity check on.
+ */
 export function explainMessage(
   id: number,
   layerName: string,
@@ -356,7 +386,10 @@ export function explainMessage(
     classIndex?: number;
     channel?: number;
     method?: string;
-    smooth?: boolean;
+    final?: boolean;
+    faithfulness?: Record<string, unknown> | null;
+    sanity?: number | null;
+    completeness?: { sum: number | null; gap: number | null } | null;
   } = {},
 ): { msg: Record<string, unknown>; buffers: DataView[] } {
   const predictions = options.predictions ?? [
@@ -366,6 +399,8 @@ export function explainMessage(
   ];
   const classIndex = options.classIndex ?? predictions[0]?.index ?? 0;
   const channel = options.channel ?? -1;
+  const final = options.final ?? true;
+  const sanity = options.sanity !== undefined;
   const square = (role: string, kind: string): Record<string, unknown> => ({
     ...imageMeta({
       kind,
@@ -382,32 +417,44 @@ export function explainMessage(
   const images = [square("image", "image"), square("heatmap", "heatmap")];
   if (channel >= 0)
     images.push({ ...imageMeta({ rows: 1, cols: 1, width: 11, height: 11 }), role: "feature_map" });
+  if (view === "gradcam" && sanity && final) images.push(square("sanity", "heatmap"));
   const data: Record<string, unknown> = {
     predictions: predictions.map((p) => ({ ...p, logit: 1 })),
     class_index: classIndex,
     class_name: predictions.find((p) => p.index === classIndex)?.name ?? String(classIndex),
     n_classes: 10,
   };
+  const method = options.method ?? (view === "gradcam" ? "gradcam" : "gradients");
+  data.method = method;
   if (view === "gradcam") {
-    data.method = options.method ?? "gradcam";
     data.channel_weights = [
       { channel: 7, weight: 0.5 },
       { channel: 2, weight: 0.25 },
       { channel: 0, weight: -0.1 },
     ];
     data.channels = 16;
-  } else {
-    data.smooth = options.smooth ?? false;
+    data.faithfulness = final
+      ? options.faithfulness === undefined
+        ? faithfulnessData({ classIndex })
+        : options.faithfulness
+      : null;
+    data.sanity = sanity && final ? { rank_correlation: options.sanity } : null;
+  } else if (method === "integrated") {
+    data.completeness =
+      options.completeness === undefined ? { sum: 2.5, gap: -0.01 } : options.completeness;
   }
   const msg = resultMessage(id, layerName, {
     view,
+    final,
     options:
       view === "gradcam"
-        ? { class_index: -1, cam_method: options.method ?? "gradcam", channel }
-        : { class_index: -1, smooth: options.smooth ?? false },
+        ? { class_index: -1, cam_method: method, channel, sanity }
+        : { class_index: -1, saliency_method: method },
     images,
     caption: `${view} · class ${classIndex}`,
     data,
   });
-  return { msg, buffers: images.map((_, i) => pngBytes(i)) };
+  // Buffers follow the images' roles, so a final message repeats its first one's bytes.
+  const seed: Record<string, number> = { image: 0, heatmap: 1, feature_map: 2, sanity: 3 };
+  return { msg, buffers: images.map((m, i) => pngBytes(seed[String(m.role)] ?? 10 + i)) };
 }

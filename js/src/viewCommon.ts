@@ -3,7 +3,7 @@
 import { h, pngUrl, setAttrs } from "./dom";
 import type { Fit } from "./fit";
 import { t } from "./i18n";
-import type { Lang } from "./protocol";
+import type { Lang, SaliencyMethod } from "./protocol";
 import type { StoredResult } from "./state";
 
 /** The options a tab shows and changes (synced traits). */
@@ -11,7 +11,8 @@ export interface ViewTraits {
   class_names: string[];
   class_index: number;
   cam_method: string;
-  smooth: boolean;
+  saliency_method: SaliencyMethod;
+  sanity: boolean;
   in_channel: number;
   rgb: boolean;
   channel: number;
@@ -42,6 +43,11 @@ export interface ResultView {
   readonly content: HTMLElement;
   /** The result on screen, or null. */
   readonly shown: StoredResult | null;
+  /**
+   * True for a tab that shows its own progress while its result is unfinished (`final:
+   * false`): the panel puts no "Computing…" overlay over that result then.
+   */
+  readonly ownsProgress?: boolean;
   /** Draws `result`; undefined keeps what is on screen (dimmed by the panel) but syncs controls. */
   update(result: StoredResult | undefined, ctx: ViewContext): void;
   /** Sizes pictures for a content box `width` px wide. */

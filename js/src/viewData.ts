@@ -188,9 +188,93 @@ export interface ExplainData {
   className: string;
   nClasses: number | null;
   method: string;
-  smooth: boolean;
   channelWeights: ChannelWeight[];
   channels: number | null;
+  /** Grad-CAM: the deletion/insertion read-out; null until it is measured (or if unreadable). */
+  faithfulness: Faithfulness | null;
+  /** Grad-CAM with the sanity check: how the map compares with the untrained copy's. */
+  sanity: SanityCheck | null;
+  /** Saliency, integrated gradients: how well the attributions add up. */
+  completeness: Completeness | null;
+}
+
+/** One deletion or insertion curve: the score after each step, and its area. */
+export interface Curve {
+  auc: number | null;
+  scores: (number | null)[];
+}
+
+/** The same curve for the map and for a random map of the same size. */
+export interface CurvePair {
+  map: Curve | null;
+  random: Curve | null;
+}
+
+export interface Faithfulness {
+  /** The class whose probability the curves follow. */
+  classIndex: number | null;
+  steps: number | null;
+  seed: number | null;
+  /** Fraction of the pixels changed at each point of the curves, from 0 to 1. */
+  fractions: (number | null)[];
+  deletion: CurvePair;
+  insertion: CurvePair;
+}
+
+export interface SanityCheck {
+  rankCorrelation: number | null;
+}
+
+export interface Completeness {
+  sum: number | null;
+  gap: number | null;
+}
+
+function readCurve(raw: unknown): Curve | null {
+  if (!isObject(raw)) return null;
+  const scores = numbers(raw.scores);
+  const auc = num(raw.auc);
+  return auc === null && scores.every((s) => s === null) ? null : { auc, scores };
+}
+
+function readPair(raw: unknown): CurvePair {
+  return isObject(raw)
+    ? { map: readCurve(raw.map), random: readCurve(raw.random) }
+    : { map: null, random: null };
+}
+
+export function readFaithfulness(raw: unknown): Faithfulness | null {
+  if (!isObject(raw)) return null;
+  const deletion = readPair(raw.deletion);
+  const insertion = readPair(raw.insertion);
+  // Nothing to show at all: the same as no read-out.
+  if (![deletion.map, deletion.random, insertion.map, insertion.random].some(Boolean)) return null;
+  const count = (value: unknown): number | null => {
+    const n = num(value);
+    return n !== null && Number.isInteger(n) && n >= 0 ? n : null;
+  };
+  return {
+    classIndex: count(raw.class_index),
+    steps: count(raw.steps),
+    seed: num(raw.seed),
+    fractions: numbers(raw.fractions),
+    deletion,
+    insertion,
+  };
+}
+
+export function readSanity(raw: unknown): SanityCheck | null {
+  if (!isObject(raw)) return null;
+  const r = num(raw.rank_correlation);
+  // A correlation outside [-1, 1] is not one: show nothing rather than a wrong number.
+  return { rankCorrelation: r !== null && r >= -1 - 1e-9 && r <= 1 + 1e-9 ? r : null };
+}
+
+export function readCompleteness(raw: unknown): Completeness | null {
+  if (!isObject(raw)) return null;
+  const sum = num(raw.sum);
+  const gap = num(raw.gap);
+  return sum === null && gap === null ? null : { sum, gap };
 }
 
 export function readExplainData(data: Raw): ExplainData {
@@ -219,8 +303,10 @@ export function readExplainData(data: Raw): ExplainData {
     className: str(data.class_name, classIndex === null ? "" : String(classIndex)),
     nClasses: num(data.n_classes),
     method: str(data.method),
-    smooth: data.smooth === true,
     channelWeights,
     channels: num(data.channels),
+    faithfulness: readFaithfulness(data.faithfulness),
+    sanity: readSanity(data.sanity),
+    completeness: readCompleteness(data.completeness),
   };
 }

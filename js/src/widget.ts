@@ -2,6 +2,7 @@
 
 import type { AnyModel, Initialize, Render } from "@anywidget/types";
 import { h, uniqueId } from "./dom";
+import { GraphView } from "./graphView";
 import { t, toLang } from "./i18n";
 import { LayerList } from "./layerList";
 import { ResultPanel } from "./panel";
@@ -14,6 +15,7 @@ import {
   type Snapshot,
   selectionKey,
   type Traits,
+  SALIENCY_METHODS,
   VIEW_OPTIONS,
   VIEWS,
 } from "./protocol";
@@ -29,6 +31,8 @@ export const COMPACT_WIDTH = 820;
 export const TIGHT_WIDTH = 460;
 
 type Model = AnyModel<Traits>;
+
+const GRAPH_LABEL: Record<Lang, string> = { en: "Graph", ko: "그래프" };
 
 /** The traits a view draws from, each checked, so a missing or odd value never throws. */
 export interface Selection {
@@ -48,6 +52,12 @@ function stringOr(value: unknown, fallback: string): string {
   return typeof value === "string" ? value : fallback;
 }
 
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], fallback: T): T {
+  return typeof value === "string" && (allowed as readonly string[]).includes(value)
+    ? (value as T)
+    : fallback;
+}
+
 function intOr(value: unknown, fallback: number): number {
   return typeof value === "number" && Number.isInteger(value) ? value : fallback;
 }
@@ -59,7 +69,8 @@ export function readTraits(model: Model): ViewTraits {
     class_names: Array.isArray(names) ? names.map(String) : [],
     class_index: intOr(model.get("class_index"), -1),
     cam_method: stringOr(model.get("cam_method"), "gradcam"),
-    smooth: model.get("smooth") === true,
+    saliency_method: oneOf(model.get("saliency_method"), SALIENCY_METHODS, "gradients"),
+    sanity: model.get("sanity") === true,
     in_channel: intOr(model.get("in_channel"), 0),
     rgb: model.get("rgb") === true,
     channel: intOr(model.get("channel"), -1),
@@ -126,13 +137,35 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
       if (panel.state === "error") refresh();
     },
   });
+  // The model drawn as its graph, toggled in place of the layer list (same selection).
+  const graph = new GraphView({ signal, onSelect: (name) => choose("layer", name) });
+  graph.element.style.display = "none";
+  let graphShown = false;
+  const graphToggle = h("button", {
+    class: "cnnviz-graph-toggle",
+    type: "button",
+    "data-role": "graph-toggle",
+    "aria-pressed": "false",
+  });
+  const showGraph = (shown: boolean): void => {
+    graphShown = shown;
+    graphToggle.setAttribute("aria-pressed", String(shown));
+    layerList.element.style.display = shown ? "none" : "";
+    graph.element.style.display = shown ? "" : "none";
+    if (shown) {
+      graph.setGraph(model.get("graph"));
+      graph.select(readSelection(model).layer);
+    }
+  };
+  graphToggle.addEventListener("click", () => showGraph(!graphShown), { signal });
+  header.append(graphToggle);
   const picker = new SamplePicker({ signal, onSelect: (index) => choose("sample", index) });
   const tabs = new ViewTabs({ idPrefix, signal, onSelect: (view) => choose("view", view) });
   const panel = new ResultPanel(signal, (key, value) => choose(key, value as never));
   const main = h("div", { class: "cnnviz-main" });
   main.append(picker.element, tabs.element, panel.element);
   const body = h("div", { class: "cnnviz-body" });
-  body.append(layerList.element, main);
+  body.append(layerList.element, graph.element, main);
   root.append(header, body);
 
   const updatePanel = (): void => {
@@ -147,6 +180,8 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
   const updateHeader = (): void => {
     const s = readSelection(model);
     root.setAttribute("lang", s.lang);
+    graphToggle.textContent = GRAPH_LABEL[s.lang];
+    graph.setLang(s.lang);
     title.textContent = s.modelName;
     title.hidden = s.modelName === "";
     count.textContent = t(s.lang, "layerCount", { n: s.layers.length });
@@ -168,8 +203,12 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
     tabs.setSelected(s.view);
     updatePanel();
   };
+  const onGraph = (): void => {
+    if (graphShown) graph.setGraph(model.get("graph"));
+  };
   const onLayer = (): void => {
     layerList.setSelected(readSelection(model).layer);
+    graph.select(readSelection(model).layer);
     updatePanel();
   };
   const onSample = (): void => {
@@ -188,6 +227,7 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
 
   const listeners: [string, () => void][] = [
     ["change:layers", onLayers],
+    ["change:graph", onGraph],
     ["change:model_name", updateHeader],
     ["change:samples", onSamples],
     ["change:views", onViews],
@@ -245,6 +285,7 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
     resize?.disconnect();
     panel.destroy();
     picker.destroy();
+    graph.destroy();
     root.remove();
   };
 }

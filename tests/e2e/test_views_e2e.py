@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -95,3 +97,114 @@ def test_filters_tab_draws_patterns_with_progress(page, open_notebook):
         polling=500,
         timeout=READY_MS,
     )
+
+
+# Records, in the page, whether the Grad-CAM heatmap was ever on screen while the read-out was
+# still being measured (the kernel's first message), and whether the panel covered it then.
+WATCH_PARTIAL = """() => {
+  window.cnnvizPartial = { heatmap: false, covered: false };
+  new MutationObserver(() => {
+    const panel = document.querySelector('[data-panel][data-view="gradcam"]');
+    if (!panel || !panel.querySelector('[data-role="faithfulness-pending"]')) return;
+    if (!panel.querySelector('[data-role="overlay"] img[data-role="heatmap"]')) return;
+    window.cnnvizPartial.heatmap = true;
+    const loading = panel.querySelector('[data-role="loading"]');
+    if (loading && !loading.hidden) window.cnnvizPartial.covered = true;
+  }).observe(document.body, { subtree: true, childList: true, attributes: true });
+}"""
+
+AUCS = """
+import json
+import numpy as np
+from cnnviz_widget import faithfulness, grad_cam
+cam = grad_cam(model, images[:1], "conv2d_1", upsample=False)
+noise = np.random.default_rng(0).random(cam.shape[1:])[None]
+out = {}
+for metric in ("deletion", "insertion"):
+    out[metric] = {
+        "map": float(faithfulness(model, images[:1], cam, metric=metric).auc[0]),
+        "random": float(faithfulness(model, images[:1], noise, metric=metric).auc[0]),
+    }
+print(json.dumps(out))
+"""
+
+IG_SUM = """
+from cnnviz_widget import integrated_gradients
+print(float(integrated_gradients(model, images[:1]).sum()))
+"""
+
+
+def test_trust_readout_sanity_check_and_integrated_gradients(
+    page, open_notebook, kernel_execute, artifacts
+):
+    open_notebook(page, [CELL])
+    _ready(page, "conv2d", "activations")
+    page.click('[data-layer="conv2d_1"]:not([data-panel])')
+    _ready(page, "conv2d_1", "activations")
+    panel = page.locator("[data-panel]")
+    page.evaluate(WATCH_PARTIAL)
+    page.click('[data-view="gradcam"]')
+    cell = (
+        '[data-panel][data-state="ready"] [data-role="faithfulness"]'
+        ' tr[data-metric="{}"] td[data-series="{}"]'
+    )
+    page.wait_for_selector(cell.format("insertion", "random") + "[data-value]", timeout=READY_MS)
+    # The heatmap came first, without the panel's overlay over it.
+    partial = page.evaluate("() => window.cnnvizPartial")
+    assert partial["heatmap"], "the heatmap was not drawn before the read-out"
+    assert not partial["covered"], "the heatmap was covered while the read-out was measured"
+    heat = page.locator('[data-panel] [data-role="overlay"] img[data-role="heatmap"]')
+    assert heat.evaluate("img => img.complete && img.naturalWidth === 28")
+    # The read-out's AUCs are those of the public faithfulness() on the same map (at the
+    # layer's 11 x 11, enlarged) and on the random map it documents (default_rng(0)).
+    expected = json.loads(kernel_execute(page, AUCS))
+    for metric in ("deletion", "insertion"):
+        for series in ("map", "random"):
+            shown = page.locator(cell.format(metric, series))
+            value = float(shown.get_attribute("data-value"))
+            assert abs(value - expected[metric][series]) < 1e-4, (metric, series, value)
+            assert shown.inner_text() == f"{value:.2f}"
+    # On this digit the map beats the random map both ways (0.26 < 0.64, 0.84 > 0.55).
+    assert expected["deletion"]["map"] < expected["deletion"]["random"]
+    assert expected["insertion"]["map"] > expected["insertion"]["random"]
+    readout = page.locator('[data-panel] [data-role="faithfulness"]')
+    assert readout.locator("svg path[data-series]").count() == 4
+    assert readout.locator(".cnnviz-trust-legend li").count() == 4
+    assert page.locator('[data-panel] img[data-role="sanity"]').count() == 0
+    panel.screenshot(path=str(artifacts.path("gradcam-faithfulness.png")))
+
+    # The sanity check: the untrained copy's heatmap beside the trained one.
+    page.check('[data-role="sanity-toggle"]')
+    page.wait_for_selector(
+        '[data-panel][data-state="ready"] img[data-role="sanity"]', timeout=READY_MS
+    )
+    twin = page.locator('[data-panel] img[data-role="sanity"]')
+    assert twin.evaluate("img => img.complete && img.naturalWidth === 28")
+    box, twin_box = heat.bounding_box(), twin.bounding_box()
+    assert twin_box["x"] > box["x"] + box["width"] - 1  # beside it, same size
+    assert abs(twin_box["width"] - box["width"]) < 1
+    line = page.locator('[data-panel] [data-role="sanity-correlation"]').inner_text()
+    assert line.startswith("rank correlation with the trained map: ")
+    r = float(
+        page.locator('[data-panel] [data-role="sanity-correlation"]').get_attribute("data-value")
+    )
+    assert -1 <= r <= 1
+    shown_r = f"{r:.2f}" if round(r, 2) != 0 else "0.00"  # no sign on a zero
+    assert f": {shown_r} (" in line
+    assert kernel_execute(page, "print(explorer.sanity)").strip() == "True"
+    panel.screenshot(path=str(artifacts.path("gradcam-sanity.png")))
+
+    # Saliency: integrated gradients, with its completeness line.
+    page.click('[data-view="saliency"]')
+    _ready(page, "conv2d_1", "saliency")
+    page.select_option('[data-role="saliency-method"]', "integrated")
+    page.wait_for_selector(
+        '[data-panel][data-state="ready"] [data-role="completeness"]:not([hidden])',
+        timeout=READY_MS,
+    )
+    assert kernel_execute(page, "print(explorer.saliency_method)").strip() == "integrated"
+    completeness = page.locator('[data-panel] [data-role="completeness"]')
+    assert completeness.inner_text().startswith("attributions sum to ")
+    total = float(kernel_execute(page, IG_SUM))
+    assert abs(float(completeness.get_attribute("data-sum")) - total) < 1e-3 * max(1, abs(total))
+    panel.screenshot(path=str(artifacts.path("saliency-integrated.png")))
