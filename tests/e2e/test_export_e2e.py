@@ -81,3 +81,18 @@ def test_exported_page_shows_the_saved_view_again_after_leaving_it(browser, expo
     page.wait_for_selector(ready.format("filters"), timeout=30_000)
     assert page.locator('[data-panel] [data-role="error"]:visible').count() == 0
     context.close()
+
+
+def test_exported_page_draws_the_model_graph(browser, exported):
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    page.goto(exported.as_uri())
+    page.wait_for_selector('[data-panel][data-layer="conv_a"][data-state="ready"]', timeout=30_000)
+    page.click('[data-role="graph-toggle"]')
+    page.wait_for_selector('[data-graph-node="conv_b"]', timeout=30_000)
+    # The skip-free chain conv_a -> conv_b -> EVIL -> ...: every layer has its box, as text.
+    assert page.locator(f'[data-graph-node="{EVIL}"]').count() >= 1
+    assert page.locator('img[src="x"]').count() == 0
+    page.click('[data-graph-node="conv_b"]')
+    page.wait_for_selector('[data-panel][data-layer="conv_b"][data-state="ready"]', timeout=30_000)
+    context.close()
