@@ -291,7 +291,7 @@ def test_examples_tab_finds_the_images_that_excite_the_channel_most():
     import cnnviz_widget as cv
     from cnnviz_widget.data import digits
 
-    model, images, names = default_model()
+    model, images, _names = default_model()
     dataset = digits(600)[0]
     widget = LayerExplorer(model, images[:2], dataset=dataset, layer="conv2d_1", view="examples")
     sent = []

@@ -160,4 +160,185 @@ describe("layer list", () => {
     expect(visible(root)).toHaveLength(6);
     expect(root.querySelector(".cnnviz-count")?.textContent).toBe("6 layers");
   });
+
+  it("puts each full name and type in a tooltip, however the cells are cut", async () => {
+    const long = "blocks_10_depthwise_conv_with_a_long_name";
+    const model = new FakeModel({ layers: [layer(long, { type: "DepthwiseConv2D" })] });
+    const { root } = await mountOne(model);
+    expect(row(root, long).querySelector(".cnnviz-name")?.getAttribute("title")).toBe(long);
+    expect(row(root, long).querySelector(".cnnviz-type")?.getAttribute("title")).toBe(
+      "DepthwiseConv2D",
+    );
+  });
+});
+
+// EfficientNet-style names: many similar rows, two types of interest.
+const BIG = [
+  layer("image", { kind: "input", type: "InputLayer" }),
+  layer("stem_conv"),
+  layer("blocks_0_depthwise_conv", { type: "DepthwiseConv2D" }),
+  layer("blocks_0_depthwise_bn", { kind: "norm", type: "BatchNormalization" }),
+  layer("blocks_1_expand_conv"),
+  layer("blocks_1_depthwise_conv", { type: "DepthwiseConv2D" }),
+  layer("backbone", { kind: "model", type: "Functional" }),
+  layer("backbone/head_conv", { parent: "backbone" }),
+  layer("backbone/head_bn", { parent: "backbone", kind: "norm", type: "BatchNormalization" }),
+  layer("logits", { kind: "dense", type: "Dense" }),
+];
+
+function search(root: HTMLElement): HTMLInputElement {
+  const input = root.querySelector<HTMLInputElement>("[data-role=layer-search]");
+  if (!input) throw new Error("no search box");
+  return input;
+}
+
+function typeInto(input: HTMLInputElement, text: string): void {
+  input.value = text;
+  input.dispatchEvent(new Event("input", { bubbles: true }));
+}
+
+function keyOn(target: Element, key: string): KeyboardEvent {
+  const event = new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true });
+  target.dispatchEvent(event);
+  return event;
+}
+
+describe("layer search", () => {
+  it("filters by name, case-insensitively, and says how many match", async () => {
+    const model = new FakeModel({ layers: BIG, layer: "stem_conv" });
+    const { root } = await mountOne(model);
+    const input = search(root);
+    expect(input.getAttribute("aria-label")).toBe("Filter layers by name or type");
+    typeInto(input, "DEPTHWISE");
+    expect(visible(root)).toEqual([
+      "blocks_0_depthwise_conv",
+      "blocks_0_depthwise_bn",
+      "blocks_1_depthwise_conv",
+    ]);
+    expect(root.querySelector("[data-role=search-count]")?.textContent).toBe("3 of 10");
+    // Filtering is not selecting: the kernel hears nothing, the selection stays.
+    expect(model.saved).toHaveLength(0);
+    expect(row(root, "stem_conv").getAttribute("aria-selected")).toBe("true");
+  });
+
+  it("filters by type and keeps the parents of matches in view", async () => {
+    const model = new FakeModel({ layers: BIG, layer: "image" });
+    const { root } = await mountOne(model);
+    // The sub-model is folded, yet its matching child is shown under it.
+    expect(visible(root)).not.toContain("backbone/head_bn");
+    typeInto(search(root), "batchnorm");
+    expect(visible(root)).toEqual(["blocks_0_depthwise_bn", "backbone", "backbone/head_bn"]);
+    expect(row(root, "backbone").classList.contains("is-match")).toBe(false);
+    expect(row(root, "backbone/head_bn").classList.contains("is-match")).toBe(true);
+    expect(row(root, "backbone").getAttribute("aria-expanded")).toBe("true");
+    // Clearing gives the fold state back.
+    typeInto(search(root), "  ");
+    expect(visible(root)).not.toContain("backbone/head_bn");
+    expect(root.querySelector("[data-role=search-count]")?.hasAttribute("hidden")).toBe(true);
+  });
+
+  it("clears on Escape, keeping the selection, and lets an empty Escape through", async () => {
+    const model = new FakeModel({ layers: BIG, layer: "logits" });
+    const { root } = await mountOne(model);
+    const input = search(root);
+    typeInto(input, "conv");
+    expect(row(root, "logits").hidden).toBe(true);
+    expect(row(root, "logits").getAttribute("aria-selected")).toBe("true");
+    const escape = keyOn(input, "Escape");
+    expect(escape.defaultPrevented).toBe(true);
+    expect(input.value).toBe("");
+    expect(visible(root)).toHaveLength(8);
+    expect(row(root, "logits").hidden).toBe(false);
+    expect(row(root, "logits").getAttribute("aria-selected")).toBe("true");
+    expect(model.saved).toHaveLength(0);
+    expect(keyOn(input, "Escape").defaultPrevented).toBe(false);
+  });
+
+  it("keeps its width while searching, so the panel does not jump", async () => {
+    const model = new FakeModel({ layers: BIG, layer: "image" });
+    const { root } = await mountOne(model);
+    const pane = root.querySelector<HTMLElement>(".cnnviz-layer-pane");
+    if (!pane) throw new Error("no pane");
+    pane.getBoundingClientRect = () => ({ width: 412.3 }) as DOMRect;
+    typeInto(search(root), "b");
+    expect(pane.style.minWidth).toBe("413px");
+    typeInto(search(root), "bn");
+    expect(pane.style.minWidth).toBe("413px");
+    typeInto(search(root), "");
+    expect(pane.style.minWidth).toBe("");
+    // Dragging the split while searching lets go of the held width.
+    typeInto(search(root), "b");
+    expect(pane.style.minWidth).toBe("413px");
+    const handle = root.querySelector("[data-role=splitter]");
+    handle?.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowLeft", bubbles: true }));
+    expect(pane.style.minWidth).toBe("");
+  });
+
+  it("says so when nothing matches", async () => {
+    const model = new FakeModel({ layers: BIG, layer: "image" });
+    const { root } = await mountOne(model);
+    typeInto(search(root), "<b>nothing</b>");
+    expect(visible(root)).toEqual([]);
+    const none = root.querySelector("[data-role=no-match]");
+    expect(none?.hasAttribute("hidden")).toBe(false);
+    expect(none?.textContent).toBe("No layer matches “<b>nothing</b>”");
+    expect(none?.querySelector("b")).toBeNull();
+  });
+
+  it("moves among the matches with the keyboard, from the box into the list", async () => {
+    const model = new FakeModel({ layers: BIG, layer: "image" });
+    const { root } = await mountOne(model);
+    const input = search(root);
+    const tree = root.querySelector<HTMLElement>("[role=tree]");
+    input.focus();
+    typeInto(input, "depthwise_conv");
+    // Enter goes into the list and picks the first match (the selection was filtered out).
+    keyOn(input, "Enter");
+    expect(document.activeElement).toBe(tree);
+    expect(model.get("layer")).toBe("blocks_0_depthwise_conv");
+    press(root, "ArrowDown");
+    expect(model.get("layer")).toBe("blocks_1_depthwise_conv");
+    press(root, "ArrowDown");
+    expect(model.get("layer")).toBe("blocks_1_depthwise_conv");
+    press(root, "Home");
+    expect(model.get("layer")).toBe("blocks_0_depthwise_conv");
+    // Escape in the list clears the search too; the selection stays.
+    press(root, "Escape");
+    expect(input.value).toBe("");
+    expect(model.get("layer")).toBe("blocks_0_depthwise_conv");
+    press(root, "ArrowDown");
+    expect(model.get("layer")).toBe("blocks_0_depthwise_bn");
+  });
+
+  it("starts a search when a letter is typed in the list", async () => {
+    const model = new FakeModel({ layers: BIG, layer: "image" });
+    const { root } = await mountOne(model);
+    const tree = root.querySelector<HTMLElement>("[role=tree]");
+    tree?.focus();
+    const event = keyOn(tree as HTMLElement, "l");
+    expect(event.defaultPrevented).toBe(true);
+    expect(search(root).value).toBe("l");
+    expect(document.activeElement).toBe(search(root));
+    expect(visible(root)).toContain("logits");
+  });
+
+  it("keeps the search across a new layer list and in Korean", async () => {
+    const model = new FakeModel({ layers: BIG, layer: "image", lang: "ko" });
+    const { root } = await mountOne(model);
+    const input = search(root);
+    expect(input.placeholder).toBe("레이어 찾기");
+    typeInto(input, "logits");
+    expect(root.querySelector("[data-role=search-count]")?.textContent).toBe("10개 중 1개");
+    model.set("layers", [...BIG, layer("logits_2", { kind: "dense", type: "Dense" })]);
+    expect(visible(root)).toEqual(["logits", "logits_2"]);
+  });
+
+  it("keeps JupyterLab's shortcuts out of the list and the box", async () => {
+    const model = new FakeModel({ layers: BIG, layer: "image" });
+    const { root } = await mountOne(model);
+    const pane = root.querySelector(".cnnviz-layer-pane");
+    expect(pane?.getAttribute("data-lm-suppress-shortcuts")).toBe("true");
+    expect(pane?.contains(search(root))).toBe(true);
+    expect(pane?.contains(root.querySelector("[role=tree]"))).toBe(true);
+  });
 });

@@ -1,16 +1,20 @@
-// The layer tree on the left: what model.summary() prints, with sub-models folded.
+// The layer tree on the left: what model.summary() prints, with sub-models folded, a search
+// box that filters it, and the handle that resizes it against the panel.
 
 import { h, setAttrs } from "./dom";
 import { formatParams, formatShape } from "./format";
 import { t } from "./i18n";
 import type { Lang, LayerInfo } from "./protocol";
+import { Splitter } from "./splitter";
 import {
   ancestors,
   buildTree,
+  filterTree,
   isExpandable,
   isVisible,
   type LayerTree,
   shortName,
+  type TreeFilter,
   type TreeKey,
   type TreeRow,
   treeMove,
@@ -34,26 +38,75 @@ export interface LayerListOptions {
 }
 
 export class LayerList {
-  /** Scroll container holding the column header and the tree. */
+  /** The list's pane: search box, scrolling table (column header and tree), resize handle. */
   readonly element: HTMLDivElement;
+  /** The scroll container holding the column header and the tree. */
+  readonly #scroll: HTMLDivElement;
   readonly #head: HTMLDivElement;
   readonly #tree: HTMLDivElement;
+  readonly #search: HTMLInputElement;
+  readonly #searchCount: HTMLSpanElement;
+  readonly #noMatch: HTMLDivElement;
+  readonly #splitter: Splitter;
   readonly #options: LayerListOptions;
   #model: LayerTree = buildTree([]);
   #rows = new Map<string, HTMLElement>();
   #expanded = new Set<string>();
+  #filter: TreeFilter | null = null;
   #selected = "";
   #lang: Lang = "en";
 
   constructor(options: LayerListOptions) {
     this.#options = options;
-    this.element = h("div", { class: "cnnviz-layers" });
+    const treeId = `${options.idPrefix}-tree`;
+    this.element = h("div", {
+      class: "cnnviz-layer-pane",
+      // Keys pressed in the list (arrows, Escape) belong to it, not to JupyterLab's notebook.
+      "data-lm-suppress-shortcuts": "true",
+    });
+    this.#search = h("input", {
+      type: "search",
+      class: "cnnviz-search-input",
+      "data-role": "layer-search",
+      autocomplete: "off",
+      spellcheck: "false",
+      "aria-controls": treeId,
+    });
+    this.#searchCount = h("span", {
+      class: "cnnviz-search-count",
+      "data-role": "search-count",
+      "aria-live": "polite",
+    });
+    const search = h("div", { class: "cnnviz-search", role: "search" });
+    search.append(this.#search, this.#searchCount);
+    this.#scroll = h("div", { class: "cnnviz-layers" });
     this.#head = h("div", { class: "cnnviz-row cnnviz-colhead", "aria-hidden": "true" });
-    this.#tree = h("div", { class: "cnnviz-tree", role: "tree", tabindex: 0 });
-    this.element.append(this.#head, this.#tree);
+    this.#tree = h("div", { class: "cnnviz-tree", role: "tree", tabindex: 0, id: treeId });
+    this.#noMatch = h("div", { class: "cnnviz-empty", "data-role": "no-match" });
+    this.#noMatch.hidden = true;
+    this.#scroll.append(this.#head, this.#tree, this.#noMatch);
+    this.element.append(search, this.#scroll);
     const { signal } = options;
+    // A width the user drags to replaces the one held while searching.
+    const onResize = (): void => {
+      this.element.style.removeProperty("min-width");
+    };
+    this.#splitter = new Splitter({ pane: this.element, signal, onResize });
     this.#tree.addEventListener("click", (e) => this.#onClick(e), { signal });
     this.#tree.addEventListener("keydown", (e) => this.#onKey(e), { signal });
+    this.#search.addEventListener("input", () => this.#applyFilter(), { signal });
+    this.#search.addEventListener("keydown", (e) => this.#onSearchKey(e), { signal });
+  }
+
+  /** The text the list is filtered by ("" when it is not). */
+  get query(): string {
+    return this.#search.value;
+  }
+
+  /** Filters the rows by name or type (case-insensitive); "" shows them all again. */
+  setQuery(query: string): void {
+    this.#search.value = query;
+    this.#applyFilter();
   }
 
   /** Rebuilds every row; the fold state of rows that still exist is kept. */
@@ -68,6 +121,12 @@ export class LayerList {
       h("span", { class: "cnnviz-cell cnnviz-params" }, t(lang, "colParams")),
     );
     setAttrs(this.#tree, { "aria-label": t(lang, "layersLabel") });
+    setAttrs(this.#search, {
+      placeholder: t(lang, "searchPlaceholder"),
+      "aria-label": t(lang, "searchLabel"),
+      title: t(lang, "searchHint"),
+    });
+    this.#splitter.setLang(lang);
     this.#rows = new Map();
     const nodes = this.#model.rows.map((row, index) => {
       const node = this.#renderRow(row, index);
@@ -76,6 +135,7 @@ export class LayerList {
     });
     if (nodes.length === 0) nodes.push(h("div", { class: "cnnviz-empty" }, t(lang, "noLayers")));
     this.#tree.replaceChildren(...nodes);
+    this.#filter = filterTree(this.#model, this.#search.value);
     this.setSelected(this.#selected);
   }
 
@@ -85,8 +145,10 @@ export class LayerList {
     for (const parent of ancestors(this.#model, name)) this.#expanded.add(parent);
     this.#syncRows();
     const node = this.#rows.get(name);
-    setAttrs(this.#tree, { "aria-activedescendant": node?.id });
-    if (node) this.#reveal(node);
+    // A selection the search hides stays selected; it has no row on screen to point at.
+    const onScreen = node && !node.hidden ? node : undefined;
+    setAttrs(this.#tree, { "aria-activedescendant": onScreen?.id });
+    if (onScreen) this.#reveal(onScreen);
   }
 
   #renderRow(row: TreeRow, index: number): HTMLElement {
@@ -139,10 +201,15 @@ export class LayerList {
       const name = row.layer.name;
       const node = this.#rows.get(name);
       if (!node) continue;
-      node.hidden = !isVisible(this.#model, name, this.#expanded);
+      const filter = this.#filter;
+      node.hidden = filter
+        ? !filter.shown.has(name)
+        : !isVisible(this.#model, name, this.#expanded);
+      node.classList.toggle("is-match", filter?.matches.includes(name) === true);
       setAttrs(node, { "aria-selected": name === this.#selected ? "true" : "false" });
       if (!isExpandable(row)) continue;
-      const open = this.#expanded.has(name);
+      // While filtering, every parent of a match is drawn open.
+      const open = this.#filter ? this.#filter.shown.has(name) : this.#expanded.has(name);
       setAttrs(node, { "aria-expanded": String(open) });
       const toggle = node.querySelector(".cnnviz-toggle");
       if (toggle) {
@@ -152,6 +219,66 @@ export class LayerList {
           title: t(lang, open ? "collapse" : "expand"),
         });
       }
+    }
+    this.#syncFilterStatus();
+  }
+
+  #syncFilterStatus(): void {
+    const filter = this.#filter;
+    const lang = this.#lang;
+    const total = this.#model.rows.length;
+    this.#searchCount.textContent = filter
+      ? t(lang, "searchCount", { n: filter.matches.length, total })
+      : "";
+    this.#searchCount.hidden = filter === null;
+    const none = filter !== null && filter.matches.length === 0 && total > 0;
+    this.#noMatch.hidden = !none;
+    this.#noMatch.textContent = none
+      ? t(lang, "noMatch", { query: this.#search.value.trim() })
+      : "";
+    this.element.classList.toggle("is-filtered", filter !== null);
+  }
+
+  #applyFilter(): void {
+    const was = this.#filter;
+    this.#filter = filterTree(this.#model, this.#search.value);
+    // The list is as wide as its widest row: keep the width it had while searching, or the
+    // panel beside it would jump with every letter typed.
+    if (!was && this.#filter) {
+      const width = this.element.getBoundingClientRect().width;
+      if (width > 0) this.element.style.minWidth = `${Math.ceil(width)}px`;
+    } else if (was && !this.#filter) {
+      this.element.style.removeProperty("min-width");
+    }
+    this.#syncRows();
+    // The selection stays what it was; once it is on screen again it is scrolled to.
+    const node = this.#rows.get(this.#selected);
+    const onScreen = node && !node.hidden ? node : undefined;
+    setAttrs(this.#tree, { "aria-activedescendant": onScreen?.id });
+    if (onScreen) this.#reveal(onScreen);
+    else this.#scroll.scrollTop = 0;
+  }
+
+  #onSearchKey(event: KeyboardEvent): void {
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.key === "Escape") {
+      if (this.#search.value === "") return;
+      // Escape clears the search and nothing else (JupyterLab would leave the cell).
+      event.preventDefault();
+      event.stopPropagation();
+      this.setQuery("");
+      return;
+    }
+    if (event.key === "ArrowDown" || event.key === "Enter") {
+      // Into the list: to the selected row when it is shown, else to the first match.
+      event.preventDefault();
+      event.stopPropagation();
+      const selected = this.#rows.get(this.#selected);
+      const first = this.#filter?.matches[0];
+      if ((!selected || selected.hidden) && first !== undefined && event.key === "Enter") {
+        this.#options.onSelect(first);
+      }
+      this.#tree.focus({ preventScroll: true });
     }
   }
 
@@ -163,7 +290,7 @@ export class LayerList {
 
   /** Scrolls only the list itself: scrollIntoView would also scroll the notebook. */
   #reveal(node: HTMLElement): void {
-    const box = this.element;
+    const box = this.#scroll;
     const head = this.#head.offsetHeight;
     // .cnnviz-layers is position: relative, so offsetTop is measured from it.
     const top = node.offsetTop;
@@ -190,7 +317,22 @@ export class LayerList {
 
   #onKey(event: KeyboardEvent): void {
     if (event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.key === "Escape" && this.#search.value !== "") {
+      event.preventDefault();
+      event.stopPropagation();
+      this.setQuery("");
+      return;
+    }
+    // Typing a letter in the list starts a search (as in a file browser).
+    if (event.key.length === 1 && /\S/.test(event.key)) {
+      event.preventDefault();
+      event.stopPropagation();
+      this.#search.focus();
+      this.setQuery(this.#search.value + event.key);
+      return;
+    }
     if (event.key === "Enter" || event.key === " ") {
+      if (this.#filter) return;
       const row = this.#model.byName.get(this.#selected);
       if (row && isExpandable(row)) {
         event.preventDefault();
@@ -200,7 +342,10 @@ export class LayerList {
     }
     if (!TREE_KEYS.has(event.key)) return;
     event.preventDefault();
-    const move = treeMove(this.#model, this.#expanded, this.#selected, event.key as TreeKey);
+    event.stopPropagation();
+    const shown = this.#filter?.shown ?? null;
+    const key = event.key as TreeKey;
+    const move = treeMove(this.#model, this.#expanded, this.#selected, key, shown);
     if (move.expand !== undefined) this.#setExpanded(move.expand, true);
     if (move.collapse !== undefined) this.#setExpanded(move.collapse, false);
     if (move.select !== undefined && move.select !== this.#selected) {

@@ -141,6 +141,88 @@ describe("result panel", () => {
     expect(panel(root).querySelector("img")?.title).toContain("224 × 224 × 64");
   });
 
+  it("puts no overlay on a picture that is already right when the kernel catches up", async () => {
+    // A burst of clicks: ipywidgets holds back and merges the trait updates, so the kernel
+    // hears of conv1 only after the panel has drawn conv1 from its own store, and then says
+    // "pending" for it. The picture on screen is conv1's, made with the same options.
+    const model = new FakeModel({ layers: LAYERS, layer: "conv1" });
+    const { root } = await mountOne(model);
+    const p = panel(root);
+    const overlay = (): boolean => !p.querySelector("[data-role=loading]")?.hasAttribute("hidden");
+    const dimmed = (): boolean =>
+      p.querySelector(".cnnviz-figure")?.classList.contains("is-stale") === true;
+    model.emitCustom(resultMessage(1, "conv1"), [pngBytes(1)]);
+    model.set("layer", "conv2");
+    model.emitCustom(pending(2, "conv2"));
+    model.emitCustom(resultMessage(2, "conv2"), [pngBytes(2)]);
+    model.set("layer", "conv2");
+    model.set("layer", "conv1");
+    expect(p.dataset).toMatchObject({ layer: "conv1", state: "ready" });
+    const src = p.querySelector("img")?.getAttribute("src");
+    model.emitCustom(pending(3, "conv1"));
+    // The kernel has not answered yet (data-state says so), but nothing on screen will change.
+    expect(p.dataset).toMatchObject({ layer: "conv1", state: "loading" });
+    expect(p.querySelector("img")?.getAttribute("src")).toBe(src);
+    expect(overlay()).toBe(false);
+    expect(dimmed()).toBe(false);
+    expect(p.querySelector(".cnnviz-view")?.hasAttribute("inert")).toBe(false);
+    model.emitCustom(resultMessage(3, "conv1"), [pngBytes(3)]);
+    expect(p.dataset.state).toBe("ready");
+    expect(overlay()).toBe(false);
+  });
+
+  it("still covers a kept picture made with other options", async () => {
+    const weights = (id: number, channel: number): Record<string, unknown> =>
+      resultMessage(id, "conv1", {
+        view: "weights",
+        options: { in_channel: 0, rgb: false, channel },
+        image: imageMeta({ kind: "kernels", role: "trained" }),
+      });
+    const model = new FakeModel({
+      layers: LAYERS,
+      layer: "conv1",
+      view: "weights",
+      views: ["activations", "weights"],
+    });
+    const { root } = await mountOne(model);
+    const p = panel(root);
+    model.emitCustom(weights(1, -1), [pngBytes(1)]);
+    expect(p.dataset.state).toBe("ready");
+    // A filter is opened: the kernel recomputes with channel 3; the grid on screen is for -1.
+    model.set("channel", 3);
+    model.emitCustom({ ...pending(2, "conv1"), view: "weights" });
+    expect(p.dataset.state).toBe("loading");
+    expect(p.querySelector("[data-role=loading]")?.hasAttribute("hidden")).toBe(false);
+    expect(p.querySelector(".cnnviz-figure")?.classList.contains("is-stale")).toBe(true);
+    // Back to what the picture was made with: nothing left to wait for on screen.
+    model.set("channel", -1);
+    expect(p.querySelector("[data-role=loading]")?.hasAttribute("hidden")).toBe(true);
+  });
+
+  it("leaves a picture still being improved uncovered, and covers it once it is old", async () => {
+    const model = new FakeModel({ layers: LAYERS, layer: "conv1" });
+    const { root } = await mountOne(model);
+    const p = panel(root);
+    const overlay = (): boolean => !p.querySelector("[data-role=loading]")?.hasAttribute("hidden");
+    const dimmed = (): boolean =>
+      p.querySelector(".cnnviz-figure")?.classList.contains("is-stale") === true;
+    model.emitCustom(pending(1, "conv1"));
+    expect(overlay()).toBe(true);
+    // This request's first picture, more to come: the view says so; no overlay on top.
+    model.emitCustom(resultMessage(1, "conv1", { final: false }), [pngBytes(1)]);
+    expect(p.dataset.state).toBe("loading");
+    expect(overlay()).toBe(false);
+    expect(dimmed()).toBe(false);
+    // A newer request for the same selection: what is on screen is now an old, unfinished
+    // picture, dimmed and covered until the new one comes.
+    model.emitCustom(pending(2, "conv1"));
+    expect(overlay()).toBe(true);
+    expect(dimmed()).toBe(true);
+    model.emitCustom(resultMessage(2, "conv1"), [pngBytes(2)]);
+    expect(p.dataset.state).toBe("ready");
+    expect(overlay()).toBe(false);
+  });
+
   it("revokes its object URLs when an image is replaced and on cleanup", async () => {
     const revoke = vi.spyOn(URL, "revokeObjectURL");
     const model = new FakeModel({ layers: LAYERS, layer: "conv1" });

@@ -3,12 +3,13 @@
 
 import { ActivationsView } from "./activationsView";
 import { captionFor, warningsFor } from "./captions";
+import { ExamplesView } from "./examplesView";
 import { FiltersView } from "./filtersView";
 import { h, setAttrs } from "./dom";
 import { GradcamView, SaliencyView } from "./explainViews";
 import { t } from "./i18n";
-import type { Lang } from "./protocol";
-import type { Display } from "./state";
+import { type Lang, VIEW_OPTIONS } from "./protocol";
+import type { Display, StoredResult } from "./state";
 import type { ResultView, ViewContext, ViewPrefs, ViewTraits } from "./viewCommon";
 import { WeightsView } from "./weightsView";
 
@@ -26,7 +27,11 @@ export type SetTrait = ViewContext["set"];
 
 /** The renderer kind of a view: a view this build does not know draws its first image. */
 function rendererKind(view: string): string {
-  return view === "weights" || view === "gradcam" || view === "saliency" || view === "filters"
+  return view === "weights" ||
+    view === "gradcam" ||
+    view === "saliency" ||
+    view === "filters" ||
+    view === "examples"
     ? view
     : "image";
 }
@@ -41,9 +46,30 @@ function createView(kind: string, view: string, signal: AbortSignal): ResultView
       return new SaliencyView(signal);
     case "filters":
       return new FiltersView(signal);
+    case "examples":
+      return new ExamplesView(signal);
     default:
       return new ActivationsView(view);
   }
+}
+
+/**
+ * Whether `result`, kept while the kernel works on a newer request for the same layer, view
+ * and sample, already shows what that request asks for: a finished picture made with the
+ * options chosen now. The kernel sends "pending" whenever it hears of a selection, also one
+ * the browser drew from its own store a moment before (ipywidgets holds back and merges the
+ * updates of a burst of clicks), so such a picture must not be dimmed or covered.
+ */
+export function showsCurrent(
+  result: StoredResult | undefined,
+  view: string,
+  traits: ViewTraits,
+): boolean {
+  if (!result || !result.final) return false;
+  const names: readonly string[] =
+    view in VIEW_OPTIONS ? VIEW_OPTIONS[view as keyof typeof VIEW_OPTIONS] : [];
+  const chosen: Record<string, unknown> = { ...traits };
+  return names.every((name) => result.options[name] === chosen[name]);
 }
 
 export class ResultPanel {
@@ -114,26 +140,32 @@ export class ResultPanel {
     this.#error.hidden = state !== "error";
     const fallback = t(lang, display.reason === "noImage" ? "noImage" : "error");
     this.#error.textContent = state === "error" ? display.message || fallback : "";
-    this.#loading.hidden = state !== "loading" || layer === "";
+    // A picture that is already right (the kernel is only confirming it) gets no overlay.
+    const confirming = state === "loading" && display.stale && showsCurrent(result, view, traits);
     // Unchanged text is left alone so screen readers do not announce the status again.
     const loadingText = t(lang, "loading");
     if (this.#loadingText.textContent !== loadingText) this.#loadingText.textContent = loadingText;
 
-    const current = this.#viewFor(view);
-    if (state === "error" || layer === "") current.clear();
+    const renderer = this.#viewFor(view);
+    if (state === "error" || layer === "") renderer.clear();
     const ctx: ViewContext = { lang, layer, traits, prefs: this.#prefs, set: this.#set };
-    current.update(state === "error" ? undefined : result, ctx);
+    renderer.update(state === "error" ? undefined : result, ctx);
 
-    const shown = current.shown;
+    const shown = renderer.shown;
     const hasContent = shown !== null;
     if (hasContent) this.#figure.style.minHeight = "";
     // What is on screen belongs to another selection (the previous layer, kept while the
     // next one loads): dimmed, and not clickable, since its tiles mean other channels.
     const foreign = hasContent && shown !== result;
-    const dim = state === "loading" && (display.stale || !result || foreign);
+    const settled = confirming && !foreign;
+    // A picture of this very request that is still improving (filter patterns, a heatmap
+    // whose read-out is being measured) is not covered either: its view says what is coming.
+    const streaming = state === "loading" && !display.stale && result !== undefined && !foreign;
+    this.#loading.hidden = state !== "loading" || layer === "" || settled || streaming;
+    const dim = state === "loading" && !settled && (display.stale || !result || foreign);
     this.#figure.classList.toggle("is-stale", dim);
     this.#figure.classList.toggle("is-empty", !hasContent);
-    setAttrs(current.content, { inert: foreign });
+    setAttrs(renderer.content, { inert: foreign });
     this.#figure.hidden = state === "error";
     this.#fit();
   }

@@ -243,7 +243,13 @@ export function selectionKey(layer: string, view: string, sample: number): strin
 
 /** Copy of the bytes in any buffer form; null when `data` holds no bytes. */
 export function toBytes(data: unknown): Uint8Array | null {
-  if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
+  // An ArrayBuffer from another realm (an iframe host such as VS Code) fails instanceof.
+  if (
+    data instanceof ArrayBuffer ||
+    Object.prototype.toString.call(data) === "[object ArrayBuffer]"
+  ) {
+    return new Uint8Array((data as ArrayBuffer).slice(0));
+  }
   if (ArrayBuffer.isView(data)) {
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
   }

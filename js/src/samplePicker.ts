@@ -1,4 +1,5 @@
-// One thumbnail button per input image; the pressed one is the `sample` trait.
+// One thumbnail button per input image; the pressed one is the `sample` trait. Tab enters
+// the row once (on the pressed one) and the arrow keys move along it, as in a radio group.
 
 import { h, pngUrl, setAttrs } from "./dom";
 import { t } from "./i18n";
@@ -18,8 +19,15 @@ export class SamplePicker {
 
   constructor(options: SamplePickerOptions) {
     this.#options = options;
-    this.element = h("div", { class: "cnnviz-samples", "data-role": "sample", role: "group" });
+    this.element = h("div", {
+      class: "cnnviz-samples",
+      "data-role": "sample",
+      role: "group",
+      // The arrow keys pressed here are the picker's, not JupyterLab's notebook shortcuts.
+      "data-lm-suppress-shortcuts": "true",
+    });
     this.element.addEventListener("click", (e) => this.#onClick(e), { signal: options.signal });
+    this.element.addEventListener("keydown", (e) => this.#onKey(e), { signal: options.signal });
   }
 
   setSamples(samples: readonly SampleInfo[], lang: Lang): void {
@@ -56,8 +64,13 @@ export class SamplePicker {
 
   setSelected(index: number): void {
     this.#selected = index;
+    const known = index >= 0 && index < this.#buttons.length;
     this.#buttons.forEach((button, i) => {
-      setAttrs(button, { "aria-pressed": i === index ? "true" : "false" });
+      // Roving tabindex: one tab stop for the whole row, however many samples there are.
+      setAttrs(button, {
+        "aria-pressed": i === index ? "true" : "false",
+        tabindex: i === index || (!known && i === 0) ? 0 : -1,
+      });
     });
   }
 
@@ -68,6 +81,28 @@ export class SamplePicker {
   #revoke(): void {
     for (const url of this.#urls) URL.revokeObjectURL(url);
     this.#urls = [];
+  }
+
+  #onKey(event: KeyboardEvent): void {
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    const count = this.#buttons.length;
+    const focused = this.#buttons.findIndex((b) => b === document.activeElement);
+    const from = focused >= 0 ? focused : this.#selected;
+    const moves: Record<string, number> = {
+      ArrowLeft: from - 1,
+      ArrowUp: from - 1,
+      ArrowRight: from + 1,
+      ArrowDown: from + 1,
+      Home: 0,
+      End: count - 1,
+    };
+    const next = moves[event.key];
+    if (next === undefined || count === 0) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const index = Math.min(count - 1, Math.max(0, next));
+    this.#buttons[index]?.focus();
+    if (index !== this.#selected) this.#options.onSelect(index);
   }
 
   #onClick(event: MouseEvent): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { layer } from "./fakeModel";
-import { ancestors, buildTree, shortName, treeMove, visibleRows } from "./tree";
+import { ancestors, buildTree, filterTree, shortName, treeMove, visibleRows } from "./tree";
 
 // input, vgg16 (conv_a, inner (deep)), flatten: a sub-model inside a sub-model.
 const LAYERS = [
@@ -71,5 +71,54 @@ describe("treeMove", () => {
     expect(treeMove(tree, new Set(), "", "ArrowDown")).toEqual({ select: "input" });
     expect(treeMove(tree, new Set(), "", "End")).toEqual({ select: "flatten" });
     expect(treeMove(buildTree([]), new Set(), "", "ArrowDown")).toEqual({});
+  });
+});
+
+describe("filterTree", () => {
+  const tree = buildTree([
+    ...LAYERS,
+    layer("dense_logits", { kind: "dense", type: "Dense" }),
+    layer("vgg16/inner/deep_bn", { parent: "vgg16/inner", type: "BatchNormalization" }),
+  ]);
+
+  it("is null for an empty or blank query", () => {
+    expect(filterTree(tree, "")).toBeNull();
+    expect(filterTree(tree, "   ")).toBeNull();
+  });
+
+  it("matches names and types case-insensitively and keeps every enclosing row", () => {
+    const byName = filterTree(tree, "DEEP");
+    expect(byName?.matches).toEqual(["vgg16/inner/deep", "vgg16/inner/deep_bn"]);
+    expect([...(byName?.shown ?? [])].sort()).toEqual(
+      ["vgg16", "vgg16/inner", "vgg16/inner/deep", "vgg16/inner/deep_bn"].sort(),
+    );
+    const byType = filterTree(tree, " batchnorm ");
+    expect(byType?.matches).toEqual(["vgg16/inner/deep_bn"]);
+    expect(filterTree(tree, "dense")?.matches).toEqual(["dense_logits"]);
+    expect(filterTree(tree, "zzz")?.matches).toEqual([]);
+  });
+
+  it("moves only among the rows it shows, with nothing to fold", () => {
+    const shown = filterTree(tree, "deep")?.shown ?? null;
+    const none = new Set<string>();
+    expect(names(visibleRows(tree, none, shown))).toEqual([
+      "vgg16",
+      "vgg16/inner",
+      "vgg16/inner/deep",
+      "vgg16/inner/deep_bn",
+    ]);
+    expect(treeMove(tree, none, "vgg16/inner/deep", "ArrowDown", shown)).toEqual({
+      select: "vgg16/inner/deep_bn",
+    });
+    // The parents are drawn open: right goes into them, left goes up, never folds.
+    expect(treeMove(tree, none, "vgg16", "ArrowRight", shown)).toEqual({ select: "vgg16/inner" });
+    expect(treeMove(tree, none, "vgg16/inner", "ArrowLeft", shown)).toEqual({ select: "vgg16" });
+    expect(treeMove(tree, none, "vgg16", "ArrowLeft", shown)).toEqual({});
+    // A selection the filter hides: any key lands on an end of what is shown.
+    expect(treeMove(tree, none, "flatten", "ArrowDown", shown)).toEqual({ select: "vgg16" });
+    expect(treeMove(tree, none, "flatten", "End", shown)).toEqual({
+      select: "vgg16/inner/deep_bn",
+    });
+    expect(treeMove(tree, none, "flatten", "ArrowDown", new Set())).toEqual({});
   });
 });

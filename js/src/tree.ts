@@ -76,8 +76,50 @@ export function isVisible(tree: LayerTree, name: string, expanded: ReadonlySet<s
   return ancestors(tree, name).every((a) => expanded.has(a));
 }
 
-export function visibleRows(tree: LayerTree, expanded: ReadonlySet<string>): TreeRow[] {
-  return tree.rows.filter((row) => isVisible(tree, row.layer.name, expanded));
+/**
+ * Rows on screen: those whose enclosing rows are all expanded or, while the list is
+ * filtered, those `shown` names (the matches and their parents, whatever the fold state).
+ */
+export function visibleRows(
+  tree: LayerTree,
+  expanded: ReadonlySet<string>,
+  shown: ReadonlySet<string> | null = null,
+): TreeRow[] {
+  return tree.rows.filter((row) =>
+    shown ? shown.has(row.layer.name) : isVisible(tree, row.layer.name, expanded),
+  );
+}
+
+/** What a search of the layer list keeps: the rows that match, and the rows to draw. */
+export interface TreeFilter {
+  /** Names whose name or type contains the query, in display order. */
+  matches: string[];
+  /** The matches and every row enclosing one, so each match is seen in its place. */
+  shown: Set<string>;
+}
+
+/**
+ * Rows whose name or type contains `query` (case-insensitive, surrounding blanks ignored),
+ * with their parents; null for an empty query (nothing filtered).
+ */
+export function filterTree(tree: LayerTree, query: string): TreeFilter | null {
+  const needle = query.trim().toLocaleLowerCase();
+  if (needle === "") return null;
+  const matches: string[] = [];
+  const shown = new Set<string>();
+  for (const row of tree.rows) {
+    const { name, type } = row.layer;
+    const hit =
+      name.toLocaleLowerCase().includes(needle) ||
+      String(type ?? "")
+        .toLocaleLowerCase()
+        .includes(needle);
+    if (!hit) continue;
+    matches.push(name);
+    shown.add(name);
+    for (const parent of ancestors(tree, name)) shown.add(parent);
+  }
+  return { matches, shown };
 }
 
 /** The last part of a nested name (`vgg16/block1_conv1` -> `block1_conv1`) for display. */
@@ -99,21 +141,26 @@ export interface TreeMove {
   collapse?: string;
 }
 
-/** The WAI-ARIA tree pattern: what a key does from the row `current`. */
+/**
+ * The WAI-ARIA tree pattern: what a key does from the row `current`. While the list is
+ * filtered (`shown`), keys move among the rows on screen and nothing folds: every parent
+ * of a match is drawn open.
+ */
 export function treeMove(
   tree: LayerTree,
   expanded: ReadonlySet<string>,
   current: string,
   key: TreeKey,
+  shown: ReadonlySet<string> | null = null,
 ): TreeMove {
-  const visible = visibleRows(tree, expanded);
+  const visible = visibleRows(tree, expanded, shown);
   const first = visible[0];
   const last = visible[visible.length - 1];
   if (!first || !last) return {};
+  const onScreen = (name: string): boolean => visible.some((r) => r.layer.name === name);
+  const isOpen = (name: string): boolean => shown !== null || expanded.has(name);
   // A selection folded away by a click on its parent's toggle moves from that parent.
-  const anchor = [current, ...ancestors(tree, current)].find((name) =>
-    visible.some((r) => r.layer.name === name),
-  );
+  const anchor = [current, ...ancestors(tree, current)].find(onScreen);
   const index = visible.findIndex((r) => r.layer.name === anchor);
   const row = index >= 0 ? visible[index] : undefined;
   if (!row || anchor === undefined) {
@@ -131,13 +178,13 @@ export function treeMove(
       return { select: last.layer.name };
     case "ArrowRight": {
       if (!isExpandable(row)) return {};
-      if (!expanded.has(anchor)) return { expand: anchor };
-      const child = row.children[0];
+      if (!isOpen(anchor)) return { expand: anchor };
+      const child = row.children.find(onScreen);
       return child === undefined ? {} : { select: child };
     }
     case "ArrowLeft":
       if (anchor !== current) return { select: anchor };
-      if (isExpandable(row) && expanded.has(anchor)) return { collapse: anchor };
-      return row.parent === null ? {} : { select: row.parent };
+      if (shown === null && isExpandable(row) && expanded.has(anchor)) return { collapse: anchor };
+      return row.parent === null || !onScreen(row.parent) ? {} : { select: row.parent };
   }
 }

@@ -19,7 +19,12 @@ export class ViewTabs {
 
   constructor(options: ViewTabsOptions) {
     this.#options = options;
-    this.element = h("div", { class: "cnnviz-tabs", role: "tablist" });
+    this.element = h("div", {
+      class: "cnnviz-tabs",
+      role: "tablist",
+      // The arrow keys pressed here move between tabs, not between notebook cells.
+      "data-lm-suppress-shortcuts": "true",
+    });
     const { signal } = options;
     this.element.addEventListener("click", (e) => this.#onClick(e), { signal });
     this.element.addEventListener("keydown", (e) => this.#onKey(e), { signal });
@@ -80,6 +85,7 @@ export class ViewTabs {
     const next = step[event.key];
     if (next === undefined || count === 0) return;
     event.preventDefault();
+    event.stopPropagation();
     const tab = this.#tabs[(next + count) % count];
     const view = tab?.dataset.view;
     if (!tab || view === undefined) return;

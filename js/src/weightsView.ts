@@ -140,6 +140,11 @@ export class WeightsView implements ResultView {
       for (const view of views) {
         view.fit = fit;
         place(view.img, fit);
+        // The frame around a kernel grid is as wide as the gaps between its kernels.
+        view.img.style.setProperty(
+          "--cnnviz-grid-line",
+          `${Math.max(1, fit.scale * view.meta.gap)}px`,
+        );
       }
       const bar = Math.min(width, 420, Math.max(240, fit.width));
       this.#colorbar.style.width = `${Math.floor(bar)}px`;
