@@ -1,0 +1,218 @@
+"""DESIGN.md section 6, row by row, for every framework: a clear message and nothing lost.
+
+Public API and traits only.  The same small CNN is built in Keras and in torch (Conv2d 1->8,
+ReLU, max pool, flatten, dense 10, with a layer named like HTML), so each row is checked the
+same way for both.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import cnnviz_widget as cv
+from cnnviz_widget import LayerExplorer
+
+FRAMEWORKS = ("keras", "torch")
+
+
+def _keras_model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    x = keras.Input((12, 12, 1))
+    h = keras.layers.Conv2D(8, 3, name="conv")(x)
+    h = keras.layers.ReLU(name="relu")(h)
+    h = keras.layers.MaxPooling2D(name="pool")(h)
+    h = keras.layers.Flatten(name="flatten")(h)
+    return keras.Model(x, keras.layers.Dense(10, name="dense")(h))
+
+
+def _torch_model():
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    return nn.Sequential(
+        __import__("collections").OrderedDict(
+            conv=nn.Conv2d(1, 8, 3),
+            relu=nn.ReLU(),
+            pool=nn.MaxPool2d(2),
+            flatten=nn.Flatten(),
+            dense=nn.Linear(8 * 5 * 5, 10),
+        )
+    ).eval()
+
+
+@pytest.fixture(params=FRAMEWORKS)
+def case(request):
+    """(model, valid images in the model's own layout, a function making images of a shape)."""
+    rng = np.random.default_rng(0)
+    if request.param == "keras":
+        return _keras_model(), rng.random((2, 12, 12, 1), np.float32), request.param
+    import torch
+
+    return _torch_model(), torch.from_numpy(rng.random((2, 1, 12, 12), np.float32)), "torch"
+
+
+def _wrong_channels(images, framework):
+    x = np.asarray(images)
+    return np.repeat(x, 3, axis=-1 if framework == "keras" else 1)
+
+
+def test_images_of_the_wrong_shape_name_both_shapes(case):
+    model, images, framework = case
+    bad = _wrong_channels(images, framework)
+    expected = "(12, 12, 1)" if framework == "keras" else "(N, 1, H, W)"
+    with pytest.raises(ValueError, match=r"received an array of shape") as error:
+        cv.activations(model, bad)
+    assert str(tuple(bad.shape)) in str(error.value)  # what was received
+    assert expected in str(error.value)  # and what the model takes
+    with pytest.raises(ValueError, match=r"shape|rank"):
+        cv.grad_cam(model, np.zeros(7, np.float32))
+
+
+def test_torch_wrong_channels_name_the_first_layer_and_leave_no_hook():
+    torch = pytest.importorskip("torch")
+    model = _torch_model()
+    with pytest.raises(ValueError, match=r"takes 1 input channels.*\(2, 3, 12, 12\)"):
+        cv.activations(model, torch.zeros(2, 3, 12, 12))
+    for module in model.modules():
+        assert not module._forward_hooks
+        assert not module._forward_pre_hooks
+        assert not module._backward_hooks
+
+
+def test_an_unknown_layer_lists_close_matches(case):
+    model, images, _ = case
+    with pytest.raises(KeyError, match="Did you mean: 'conv'"):
+        cv.activations(model, images, ["conf"])
+    with pytest.raises(ValueError, match="conv"):  # the same error is a ValueError too
+        cv.grad_cam(model, images, layer="conf")
+
+
+def test_grad_cam_on_a_non_spatial_layer_names_its_shape_and_the_panel_goes_on(case):
+    model, images, _ = case
+    with pytest.raises(ValueError, match=r"dense.*\(None, 10\)"):
+        cv.grad_cam(model, images, layer="dense")
+    widget = LayerExplorer(model, images, layer="dense", view="gradcam")
+    try:
+        assert widget.snapshot["type"] == "error"
+        assert "(None, 10)" in widget.snapshot["message"]
+        widget.layer = "conv"  # the widget keeps working
+        widget._serve(widget._new_request(), send=False)
+        assert widget.snapshot["type"] == "result"
+    finally:
+        widget.close()
+
+
+def test_weights_of_a_layer_without_weights(case):
+    model, images, _ = case
+    with pytest.raises(ValueError, match="no weights"):
+        cv.layer_weights(model, "pool")
+    widget = LayerExplorer(model, images, layer="pool", view="weights")
+    try:
+        assert widget.snapshot["type"] == "error"
+        assert "has no weights" in widget.snapshot["message"]
+    finally:
+        widget.close()
+
+
+def test_feature_maps_of_a_dense_layer_are_a_strip(case):
+    model, images, _ = case
+    widget = LayerExplorer(model, images, layer="dense")
+    try:
+        assert widget.snapshot["type"] == "result"
+        assert widget.snapshot["images"][0]["kind"] == "strip"
+        assert widget.snapshot["images"][0]["channels"] == 10
+    finally:
+        widget.close()
+
+
+def test_nan_and_constant_activations_are_drawn_with_a_warning(case):
+    model, images, framework = case
+    bad = np.array(images, copy=True)
+    index = (0, 3, 3, 0) if framework == "keras" else (0, 0, 3, 3)
+    bad[index] = np.nan
+    widget = LayerExplorer(model, bad, layer="conv")
+    try:
+        assert widget.snapshot["type"] == "result"
+        codes = {c["code"] for c in widget.snapshot["warning_codes"] if c}
+        assert {"nonfinite_images", "nan"} <= codes
+    finally:
+        widget.close()
+    constant = np.zeros_like(np.asarray(images))
+    widget = LayerExplorer(model, constant, layer="relu")
+    try:
+        codes = {c["code"] for c in widget.snapshot["warning_codes"] if c}
+        assert "constant_channels" in codes
+    finally:
+        widget.close()
+
+
+def test_a_layer_too_large_to_draw_whole_becomes_a_bounded_atlas_with_its_true_size():
+    keras = pytest.importorskip("keras")
+    x = keras.Input((300, 300, 1))
+    model = keras.Model(x, keras.layers.Conv2D(64, 3, padding="same", name="big")(x))
+    widget = LayerExplorer(model, np.zeros((1, 300, 300, 1), np.float32), layer="big")
+    try:
+        meta = widget.snapshot["images"][0]
+        assert max(meta["width"], meta["height"]) <= 1024
+        assert meta["true_shape"] == [300, 300, 64]
+        assert meta["downsample"] > 1
+        assert "300 × 300" in widget.snapshot["caption"]
+    finally:
+        widget.close()
+
+
+def test_an_unsupported_object_names_the_frameworks():
+    with pytest.raises(TypeError, match=r"Keras 3 .* PyTorch"):
+        cv.list_layers(object())
+    with pytest.raises(TypeError, match="Keras 3"):
+        LayerExplorer("not a model")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [({"k": 0}, "k must be"), ({"k": 2}, "empty"), ({"k": 2, "mixed": True}, "shape")],
+)
+def test_top_activations_bad_inputs(case, kwargs, words):
+    model, images, _ = case
+    kwargs = dict(kwargs)  # the parametrised dict is shared by both frameworks' runs
+    x = np.asarray(images)
+    if words == "empty":
+        dataset = x[:0]
+    elif kwargs.pop("mixed", False):
+        dataset = iter([x, x[..., :-1]])  # the second batch is a pixel (or channel) short
+    else:
+        dataset = x
+    with pytest.raises(ValueError, match=words):
+        cv.top_activations(model, dataset, "conv", **kwargs)
+
+
+def test_client_without_dask_names_the_extra(tmp_path):
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.modules["dask"] = None
+        sys.modules["distributed"] = None
+        import numpy as np
+        import keras
+        import cnnviz_widget as cv
+        x = keras.Input((8, 8, 1))
+        model = keras.Model(x, keras.layers.Conv2D(2, 3, name="conv")(x))
+        try:
+            cv.top_activations(model, np.zeros((4, 8, 8, 1)), "conv", client=object())
+        except ImportError as error:
+            print("ImportError:", error)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=240, check=True
+    ).stdout
+    assert "ImportError:" in out
+    assert "cnnviz-widget[dask]" in out
