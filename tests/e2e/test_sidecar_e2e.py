@@ -48,3 +48,25 @@ def test_explorer_in_the_side_panel_fills_it_and_answers_clicks(page, open_noteb
     assert image.get_attribute("data-rows") == "8"
     assert image.get_attribute("data-cols") == "8"
     artifacts.screenshot(page, "sidecar.png")
+
+
+def test_the_graph_fills_the_side_panel_and_selects_layers(page, open_notebook, artifacts):
+    open_notebook(page, [CELL])
+    page.wait_for_selector(
+        '#jp-right-stack [data-panel][data-layer="conv2d"][data-state="ready"]', timeout=READY_MS
+    )
+    _in_side_panel(page, '[data-role="graph-toggle"]').click()
+    box = _in_side_panel(page, '[data-graph-node="conv2d_1"]').first
+    box.wait_for(state="visible", timeout=READY_MS)
+    graph = _in_side_panel(page, ".cnnviz-body").bounding_box()
+    panel = page.locator("#jp-right-stack").bounding_box()
+    assert graph is not None
+    assert panel is not None
+    assert graph["width"] >= 0.8 * panel["width"] - 40  # the side panel is narrow: full width
+    box.click()
+    page.wait_for_selector(
+        '#jp-right-stack [data-panel][data-layer="conv2d_1"][data-state="ready"]',
+        timeout=READY_MS,
+    )
+    shot = artifacts.screenshot(page, "sidecar-graph.png")
+    assert shot.exists()
