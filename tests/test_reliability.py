@@ -355,3 +355,15 @@ def test_the_small_ones(explorer, keras):
 
     untrained_copy(model)
     assert random.getstate() == state
+
+
+def test_a_dropped_model_leaves_the_adapter_cache(keras):
+    from cnnviz_widget import adapters
+
+    model = _small_cnn(keras)
+    cv.activations(model, np.zeros((1, 16, 16, 1), np.float32))
+    key = id(model)
+    assert key in adapters._recent
+    del model
+    gc.collect()
+    assert key not in adapters._recent  # with it, its compiled functions and variables

@@ -20,6 +20,13 @@ _recent: OrderedDict[int, tuple[weakref.ref[Any], Adapter]] = OrderedDict()
 _lock = threading.Lock()
 
 
+def _forget(key: int) -> None:
+    with _lock:
+        entry = _recent.get(key)
+        if entry is not None and entry[0]() is None:
+            del _recent[key]
+
+
 def _is_keras_model(model: Any) -> bool:
     # Checking sys.modules first keeps `import keras` (seconds, and TensorFlow with it) out
     # of sessions that never pass a Keras model.
@@ -61,6 +68,8 @@ def adapter_for(model: Any) -> Adapter:
                 f"it supports {SUPPORTED}."
             )
         _recent[id(model)] = (weakref.ref(model), adapter)
+        # The adapter's compiled functions hold the model's variables: drop them with the model.
+        weakref.finalize(model, _forget, id(model))
         while len(_recent) > RECENT_ADAPTERS:
             _recent.popitem(last=False)
         return adapter
