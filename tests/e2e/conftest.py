@@ -45,8 +45,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -60,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _frontends import free_port, kill_tree  # one copy of the server helpers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS_DIR = REPO_ROOT / ".e2e-artifacts"
@@ -123,12 +122,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
 # the server
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class JupyterServer:
     url: str  # http://127.0.0.1:PORT
@@ -177,31 +170,6 @@ class JupyterServer:
 def _write_json(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=2))
-
-
-def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server's process group, then SIGKILL whatever of it (kernels too) is left."""
-    try:
-        import psutil
-
-        descendants = psutil.Process(proc.pid).children(recursive=True)
-    except Exception:
-        descendants = []
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    # Kernels run in sessions of their own (jupyter_client uses start_new_session), so the
-    # group kill does not reach them; the server shuts them down on SIGTERM, and this catches
-    # any it missed.
-    for p in descendants:
-        with contextlib.suppress(Exception):
-            if p.is_running():
-                p.kill()
 
 
 @pytest.fixture(scope="session")
@@ -268,7 +236,7 @@ def jupyter_server() -> Iterator[JupyterServer]:
     last_error = ""
     try:
         for _attempt in range(3):  # a free port can be taken between probing and binding
-            port = _free_port()
+            port = free_port()
             with open(log_path, "wb") as log:  # the child keeps its own copy of the fd
                 proc = subprocess.Popen(
                     [
@@ -305,7 +273,7 @@ def jupyter_server() -> Iterator[JupyterServer]:
             if server is not None:
                 break
             last_error = candidate.log_tail()
-            _kill_tree(proc)
+            kill_tree(proc)
             proc = None
         if server is None:
             raise RuntimeError(f"JupyterLab did not start; server log tail:\n{last_error}")
@@ -314,7 +282,7 @@ def jupyter_server() -> Iterator[JupyterServer]:
         if server is not None:
             server.shutdown_kernels()
         if proc is not None:
-            _kill_tree(proc)
+            kill_tree(proc)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
