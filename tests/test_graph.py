@@ -579,6 +579,58 @@ def test_resnet50_sized_graph():
 # ------------------------------------------------------------ fixtures for vitest
 
 
+class Inception(nn.Module):
+    """Parallel branches (``nn.Sequential`` groups) side by side, concatenated."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.branch1 = nn.Sequential(nn.Conv2d(c, c, 1), nn.ReLU())
+        self.branch3 = nn.Sequential(
+            nn.Conv2d(c, c, 1), nn.ReLU(), nn.Conv2d(c, c, 3, padding=1), nn.ReLU()
+        )
+        self.branch5 = nn.Sequential(
+            nn.Conv2d(c, c, 1),
+            nn.ReLU(),
+            nn.Conv2d(c, c, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(c, c, 3, padding=1),
+            nn.ReLU(),
+        )
+        self.pool = nn.Sequential(nn.MaxPool2d(3, 1, 1), nn.Conv2d(c, c, 1))
+        self.project = nn.Conv2d(4 * c, c, 1)
+
+    def forward(self, x):
+        branches = [self.branch1(x), self.branch3(x), self.branch5(x), self.pool(x)]
+        return self.project(torch.cat(branches, 1))
+
+
+class InceptionNet(nn.Module):
+    """Inception blocks inside a stage: groups in groups, with parallel groups inside."""
+
+    def __init__(self, c: int = 4) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, c, 3, padding=1)
+        self.stage = nn.Sequential(Inception(c), Inception(c))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10))
+
+    def forward(self, x):
+        return self.head(self.stage(self.stem(x)))
+
+
+class Interleaved(nn.Module):
+    """A container whose layers run with another module between them (enc.0, mid, enc.1):
+    no frame can be drawn around its members without taking ``mid`` in."""
+
+    def __init__(self, c: int = 4) -> None:
+        super().__init__()
+        self.enc = nn.Sequential(nn.Conv2d(3, c, 3, padding=1), nn.Conv2d(c, c, 3, padding=1))
+        self.mid = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU())
+        self.out = nn.Conv2d(c, 2, 1)
+
+    def forward(self, x):
+        return self.out(self.enc[1](self.mid(self.enc[0](x))))
+
+
 def write_fixture(name: str, graph: ModelGraph) -> None:
     """Writes ``js/src/fixtures/graph_<name>.json``; fails once if the copy was stale."""
     path = FIXTURES / f"graph_{name}.json"
@@ -618,6 +670,8 @@ def test_fixture_graphs_for_the_layout_tests(keras):
         ("nested", model_graph(vgg_like(keras))),
         ("torch", model_graph(SkipNet(), torch.randn(1, 3, 8, 8))),
         ("resnet", resnet),
+        ("inception", model_graph(InceptionNet(), torch.randn(1, 3, 16, 16))),
+        ("interleaved", model_graph(Interleaved(), torch.randn(1, 3, 8, 8))),
     ):
         try:
             write_fixture(name, graph)

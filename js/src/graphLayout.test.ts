@@ -1,27 +1,37 @@
 import { describe, expect, it } from "vitest";
+import inception from "./fixtures/graph_inception.json";
+import interleaved from "./fixtures/graph_interleaved.json";
 import nested from "./fixtures/graph_nested.json";
 import resnet from "./fixtures/graph_resnet.json";
 import sequential from "./fixtures/graph_sequential.json";
 import skip from "./fixtures/graph_skip.json";
 import torchGraph from "./fixtures/graph_torch.json";
 import {
+  answerLayoutRequest,
   BOX,
   GraphIndex,
   type GraphJson,
   type GraphLayout,
   type LaidBox,
+  layoutData,
   layoutGraph,
+  layoutNow,
   type Point,
+  reviveLayout,
   toGraph,
 } from "./graphLayout";
 
 // The fixtures are model_graph(...).to_json() of real models (tests/test_graph.py).
+// inception: torch blocks of four parallel branches (nn.Sequential each) in a stage;
+// interleaved: a container `enc` whose two layers run with `mid` between them.
 const FIXTURES: Record<string, GraphJson> = {
   sequential: toGraph(sequential),
   skip: toGraph(skip),
   nested: toGraph(nested),
   torch: toGraph(torchGraph),
   resnet: toGraph(resnet),
+  inception: toGraph(inception),
+  interleaved: toGraph(interleaved),
 };
 
 const EPS = 0.5;
@@ -171,7 +181,8 @@ describe("graph layout", () => {
   it(
     "leaves each group's header its room above the members and hugs them below",
     async () => {
-      for (const graph of [FIXTURES.nested, FIXTURES.torch, FIXTURES.resnet] as GraphJson[]) {
+      const graphs = ["nested", "torch", "resnet", "inception", "interleaved"];
+      for (const graph of graphs.map((name) => FIXTURES[name] as GraphJson)) {
         const index = new GraphIndex(graph);
         const layout = await layoutGraph(graph);
         const frames = layout.boxes.filter((b) => b.shape === "group");
@@ -197,6 +208,108 @@ describe("graph layout", () => {
   );
 
   it(
+    "draws frames around dagre's positions: sibling frames apart, members inside",
+    async () => {
+      const cases: [string, string[]][] = [
+        ["resnet", []],
+        ["resnet", ["layer2", "layer3.1"]],
+        ["nested", []],
+        ["inception", []],
+        ["inception", ["stage.0.branch5"]],
+      ];
+      for (const [name, folded] of cases) {
+        const graph = FIXTURES[name] as GraphJson;
+        const collapsed = new Set(folded);
+        const index = new GraphIndex(graph);
+        const layout = await layoutGraph(graph, collapsed);
+        // The fast way was taken: no dagre clusters for these.
+        expect(layout.grouping, name).toBe("frames");
+        const frames = layout.boxes.filter((b) => b.shape === "group");
+        expect(frames.length).toBeGreaterThan(0);
+        const problems: string[] = [];
+        for (const frame of frames) {
+          // Every member, at any depth, lies inside the frame.
+          for (const box of layout.boxes) {
+            if (index.ancestors(box.id).includes(frame.id) && !contains(frame, box)) {
+              problems.push(`${box.id} sticks out of ${frame.id}`);
+            }
+          }
+          // Frames of groups in the same group (or both at the top) never overlap.
+          const parent = index.byId.get(frame.id)?.parent;
+          for (const other of frames) {
+            if (other.id <= frame.id || index.byId.get(other.id)?.parent !== parent) continue;
+            if (overlaps(frame, other)) problems.push(`${frame.id} overlaps ${other.id}`);
+          }
+        }
+        expect(problems, `${name} ${folded}`).toEqual([]);
+        checkLayout(graph, layout, collapsed);
+      }
+      // Parallel branches of a block lie side by side, each in its own frame.
+      const layout = await layoutGraph(FIXTURES.inception as GraphJson);
+      const branches = ["branch1", "branch3", "branch5", "pool"].map(
+        (b) => layout.byId.get(`stage.0.${b}`) as LaidBox,
+      );
+      for (const a of branches) {
+        for (const b of branches) {
+          expect(a.y < b.y + b.height && b.y < a.y + a.height, `${a.id} beside ${b.id}`).toBe(true);
+        }
+      }
+    },
+    SLOW,
+  );
+
+  it("lays groups out as dagre clusters where frames around the boxes would overlap", async () => {
+    // enc.0 -> mid -> enc.1: a frame around enc's two boxes would take mid's frame in.
+    const graph = FIXTURES.interleaved as GraphJson;
+    const layout = await layoutGraph(graph);
+    expect(layout.grouping).toBe("clusters");
+    checkLayout(graph, layout);
+    const [enc, mid] = [layout.byId.get("enc"), layout.byId.get("mid")] as LaidBox[];
+    expect(overlaps(enc as LaidBox, mid as LaidBox)).toBe(false);
+    // Folded, mid's one box still lies between enc's members.
+    const folded = await layoutGraph(graph, new Set(["mid"]));
+    expect(folded.grouping).toBe("clusters");
+    checkLayout(graph, folded, new Set(["mid"]));
+  });
+
+  it(
+    "lays the same graphs out as dagre clusters when asked (the slower way)",
+    () => {
+      for (const name of ["nested", "inception", "resnet"]) {
+        const graph = FIXTURES[name] as GraphJson;
+        const layout = layoutNow(graph, new Set(), "clusters");
+        expect(layout.grouping).toBe("clusters");
+        checkLayout(graph, layout);
+      }
+    },
+    SLOW,
+  );
+
+  it("sends a worker's layout back as plain data that revives to the same layout", () => {
+    for (const [name, folded] of [
+      ["resnet", ["layer1.0", "layer4"]],
+      ["inception", []],
+    ] as [string, string[]][]) {
+      const graph = FIXTURES[name] as GraphJson;
+      // What the worker answers, through the structured clone a postMessage makes.
+      const answer = structuredClone(answerLayoutRequest({ graph, collapsed: folded }));
+      if (!("layout" in answer)) throw new Error(answer.error);
+      const revived = reviveLayout(answer.layout, "worker");
+      const here = layoutNow(graph, new Set(folded));
+      expect(revived.engine).toBe("worker");
+      expect(layoutData(revived)).toEqual(layoutData(here));
+      expect([...revived.byId.keys()].sort()).toEqual([...here.byId.keys()].sort());
+      expect(revived.byId.get("x")).toEqual(here.byId.get("x"));
+    }
+  });
+
+  it("lays out on the page's thread where there is no Worker (happy-dom)", async () => {
+    expect(typeof Worker).toBe("undefined");
+    const layout = await layoutGraph(FIXTURES.skip as GraphJson);
+    expect(layout.engine).toBe("main-thread");
+  });
+
+  it(
     "folds nested torch containers, inner and outer",
     async () => {
       const graph = FIXTURES.resnet as GraphJson;
@@ -212,17 +325,28 @@ describe("graph layout", () => {
     async () => {
       const graph = FIXTURES.resnet as GraphJson;
       expect(graph.nodes.length).toBe(200);
-      await layoutGraph(FIXTURES.sequential as GraphJson); // warm the JIT first
-      const times: number[] = [];
+      layoutNow(graph); // warm the JIT first
+      layoutNow(graph, new Set(), "clusters");
+      // Interleaved: the two ways see the same load on a shared machine.
+      const frames: number[] = [];
+      const clusters: number[] = [];
       let engine = "";
-      for (let i = 0; i < 3; i++) {
-        const start = performance.now();
+      for (let i = 0; i < 7; i++) {
+        let start = performance.now();
         engine = (await layoutGraph(graph)).engine;
-        times.push(performance.now() - start);
+        frames.push(performance.now() - start);
+        if (i % 2 === 0) {
+          start = performance.now();
+          layoutNow(graph, new Set(), "clusters");
+          clusters.push(performance.now() - start);
+        }
       }
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
+      const ms = (xs: number[]) =>
+        `median ${median(xs).toFixed(0)} ms (${xs.map((t) => t.toFixed(0)).join(", ")})`;
       console.log(
         `dagre layout of ${graph.nodes.length} nodes / ${graph.edges.length} edges (${engine}):` +
-          ` ${times.map((t) => t.toFixed(0)).join(", ")} ms`,
+          `\n  frames around the boxes: ${ms(frames)}\n  dagre clusters: ${ms(clusters)}`,
       );
     },
     SLOW,

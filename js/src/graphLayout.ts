@@ -1,13 +1,17 @@
 // Laying out the model graph with dagre (@dagrejs/dagre, layered, top to bottom): the graph
-// as the kernel sends it in, boxes and edge polylines out. Nested models and torch
-// containers are dagre clusters (a compound graph), so a group's members are laid out inside
-// its frame; a collapsed group is laid out as one box. Dagre is synchronous and runs on the
-// calling thread, after yielding once to the page: a ResNet-50-sized torch graph (200 nodes,
-// 24 groups) takes about half a second, graphLayout.test.ts prints the time. (ELK,
-// which ran in a Web Worker before, made the bundle 1.7 MB: anywidget saves the bundle in
-// every notebook that shows the widget.)
+// as the kernel sends it in, boxes and edge polylines out. Dagre lays out the boxes alone
+// and each group's frame (nested models, torch containers) is drawn around its members
+// (`layoutFrames`); where such frames would overlap (a group whose members are not side by
+// side), the groups are dagre clusters instead, a compound graph that takes dagre several
+// times as long (`layoutClusters`). A collapsed group is laid out as one box. The layout runs
+// in a Web Worker made from a Blob URL of a separately bundled script
+// (graphLayoutWorker.ts, inlined into the widget's one ESM file by scripts/build.mjs), and
+// on the page's thread where workers are not available. graphLayout.test.ts prints the
+// time of a ResNet-50-sized torch graph (200 nodes, 24 groups). (ELK made the bundle
+// 1.7 MB: anywidget saves the bundle in every notebook that shows the widget.)
 
 import { graphlib, layout as dagreLayout } from "@dagrejs/dagre";
+import { type LayoutAnswer, type LayoutRequest, layoutInWorker } from "./graphLayoutWorkerClient";
 
 // ------------------------------------------------------------------ graph data
 
@@ -241,6 +245,17 @@ export interface LaidEdge {
   points: Point[];
 }
 
+/** Where the layout ran: in a Web Worker, or on the page's thread (no `Worker` or Blob
+ * URLs, a content security policy that forbids them, or a worker that failed to start). */
+export type EngineKind = "worker" | "main-thread";
+
+/**
+ * How the groups were laid out. "frames": dagre laid out the boxes alone and each group's
+ * frame is drawn around its members (fast); "clusters": dagre's compound graph, used where
+ * frames drawn around the boxes would overlap (a group whose members are not side by side).
+ */
+export type GroupingKind = "frames" | "clusters";
+
 export interface GraphLayout {
   /** Boxes in drawing order: a group frame before its members. */
   boxes: LaidBox[];
@@ -248,11 +263,9 @@ export interface GraphLayout {
   edges: LaidEdge[];
   width: number;
   height: number;
-  /** Where the layout ran: dagre runs on the calling thread. */
   engine: EngineKind;
+  grouping: GroupingKind;
 }
-
-export type EngineKind = "main-thread";
 
 /** Dagre's spacing: 26px between ranks of boxes, as between the layers of the ELK layout. */
 const GRAPH = {
@@ -272,6 +285,7 @@ interface DagreNode {
   height: number;
   x?: number;
   y?: number;
+  rank?: number;
 }
 
 interface DagreEdge {
@@ -281,31 +295,370 @@ interface DagreEdge {
 /**
  * Boxes and edge polylines for `graph` with the groups in `collapsed` folded. Every node
  * that is not inside a folded group gets a box; edges to hidden members end at their group.
- * It first yields to the page (a "laying out" status set before the call gets painted), and
- * rejects with the signal's reason, without laying out, when `signal` is aborted by then.
+ * The layout runs in a Web Worker where the page allows one (see graphLayoutWorkerClient.ts),
+ * else on this thread after yielding once to the page (so that a "laying out" status set
+ * before the call gets painted). It rejects with the signal's reason when `signal` is
+ * aborted before the layout is done; a worker still at work is stopped.
  */
 export async function layoutGraph(
   graph: GraphJson,
   collapsed: ReadonlySet<string> = new Set(),
   signal?: AbortSignal,
 ): Promise<GraphLayout> {
+  if (signal?.aborted) throw signal.reason;
+  const inWorker = layoutInWorker({ graph, collapsed: [...collapsed] }, signal);
+  if (inWorker !== null) {
+    const answer = await inWorker; // rejects on abort; null: the worker failed
+    if (signal?.aborted) throw signal.reason;
+    if (answer !== null) {
+      if ("error" in answer) throw new Error(answer.error);
+      return reviveLayout(answer.layout, "worker");
+    }
+  }
   await new Promise<void>((resolve) => setTimeout(resolve, 0));
   if (signal?.aborted) throw signal.reason;
   return layoutNow(graph, collapsed);
 }
 
-/** What `layoutGraph` resolves to, computed now on this thread. */
+/** A layout as plain data (no Map): what a worker sends back. */
+export interface LayoutData {
+  boxes: LaidBox[];
+  edges: LaidEdge[];
+  width: number;
+  height: number;
+  grouping: GroupingKind;
+}
+
+export function layoutData(layout: GraphLayout): LayoutData {
+  const { boxes, edges, width, height, grouping } = layout;
+  return { boxes, edges, width, height, grouping };
+}
+
+export function reviveLayout(data: LayoutData, engine: EngineKind): GraphLayout {
+  return { ...data, byId: new Map(data.boxes.map((b) => [b.id, b])), engine };
+}
+
+/** The worker's side (graphLayoutWorker.ts): the layout of a request, as plain data. */
+export function answerLayoutRequest(request: LayoutRequest): LayoutAnswer {
+  try {
+    const layout = layoutNow(toGraph(request.graph), new Set(request.collapsed));
+    return { layout: layoutData(layout) };
+  } catch (error) {
+    return { error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** What `layoutGraph` resolves to, computed now on this thread; `grouping: "clusters"`
+ * makes it lay the groups out as dagre clusters at once (to compare, in tests). */
 export function layoutNow(
   graph: GraphJson,
   collapsed: ReadonlySet<string> = new Set(),
+  grouping?: GroupingKind,
 ): GraphLayout {
   const index = new GraphIndex(graph);
-  const open = (id: string) => index.isGroup(id) && !collapsed.has(id);
   const shown = graph.nodes.filter((n) => index.visibleAs(n.id, collapsed) === n.id);
   if (shown.length === 0) {
-    return { boxes: [], byId: new Map(), edges: [], width: 0, height: 0, engine: "main-thread" };
+    return {
+      boxes: [],
+      byId: new Map(),
+      edges: [],
+      width: 0,
+      height: 0,
+      engine: "main-thread",
+      grouping: "frames",
+    };
+  }
+  if (grouping === "clusters") return layoutClusters(index, collapsed, shown);
+  const placed = placeBoxes(index, collapsed, shown);
+  for (const widen of [true, false]) {
+    const framed = frameGroups(index, placed, widen);
+    if (boxesApart(index, framed)) return framed;
+  }
+  return layoutClusters(index, collapsed, shown);
+}
+
+/** Whether no two boxes overlap, but for a group frame around its own members. */
+function boxesApart(index: GraphIndex, layout: GraphLayout): boolean {
+  const boxes = [...layout.boxes].sort((a, b) => a.x - b.x);
+  const eps = 0.5;
+  for (let i = 0; i < boxes.length; i++) {
+    const a = boxes[i] as LaidBox;
+    for (let j = i + 1; j < boxes.length; j++) {
+      const b = boxes[j] as LaidBox;
+      if (b.x >= a.x + a.width - eps) break; // sorted by x: none further right overlaps a
+      if (a.y >= b.y + b.height - eps || b.y >= a.y + a.height - eps) continue;
+      const related = index.ancestors(a.id).includes(b.id) || index.ancestors(b.id).includes(a.id);
+      if (!related) return false;
+    }
+  }
+  return true;
+}
+
+/** Boxes in drawing order (a frame before its members), with their depths. */
+function inDrawingOrder(index: GraphIndex, byId: Map<string, LaidBox>): LaidBox[] {
+  const boxes: LaidBox[] = [];
+  const visit = (node: GraphNodeJson, depth: number) => {
+    const box = byId.get(node.id);
+    if (!box) return;
+    box.depth = depth;
+    boxes.push(box);
+    if (box.shape === "group") {
+      for (const child of index.children.get(node.id) ?? []) visit(child, depth + 1);
+    }
+  };
+  for (const root of index.roots) visit(root, 0);
+  return boxes;
+}
+
+/** Dagre's positions of the boxes alone, moved down to make room for the frames. */
+interface Placed {
+  boxes: Map<string, LaidBox>;
+  edges: LaidEdge[];
+  ancestors: Map<string, string[]>;
+  groups: GraphNodeJson[];
+}
+
+/**
+ * Dagre lays out the boxes alone (no clusters: a compound graph costs dagre several times
+ * as long, as it adds border nodes to every rank of every group), each as wide as its box
+ * plus a frame's padding on both sides per enclosing group; then the gaps between ranks
+ * are stretched where frames start or end (a header per frame that starts, the padding of
+ * each frame that ends). `frameGroups` draws the frames around the members.
+ */
+function placeBoxes(
+  index: GraphIndex,
+  collapsed: ReadonlySet<string>,
+  shown: readonly GraphNodeJson[],
+): Placed {
+  const open = (id: string) => index.isGroup(id) && !collapsed.has(id);
+  const leaves = shown.filter((n) => !open(n.id));
+  const ancestors = new Map(shown.map((n) => [n.id, index.ancestors(n.id)]));
+  const pad = BOX.groupPad;
+
+  const g = new graphlib.Graph<typeof GRAPH, DagreNode, DagreEdge>();
+  g.setGraph({ ...GRAPH });
+  g.setDefaultEdgeLabel(() => ({}));
+  const sizes = new Map<string, [number, number]>();
+  for (const node of leaves) {
+    const folded = collapsed.has(node.id) ? index.memberCount(node.id) : undefined;
+    const [width, height] = boxSize(node, folded);
+    sizes.set(node.id, [width, height]);
+    const frames = ancestors.get(node.id)?.length ?? 0;
+    g.setNode(node.id, { width: width + 2 * pad * frames, height });
+  }
+  const edges = index.visibleEdges(collapsed).filter(([a, b]) => !open(a) && !open(b));
+  for (const [source, target] of edges) g.setEdge(source, target);
+
+  dagreLayout(g);
+
+  // Ranks of boxes, top to bottom, each with the band of heights its boxes take.
+  const byRank = new Map<number, { top: number; bottom: number; ids: string[] }>();
+  const boxes = new Map<string, LaidBox>();
+  for (const node of leaves) {
+    const laid = g.node(node.id);
+    const [width, height] = sizes.get(node.id) as [number, number];
+    const box: LaidBox = {
+      id: node.id,
+      x: (laid.x ?? 0) - width / 2,
+      y: (laid.y ?? 0) - height / 2,
+      width,
+      height,
+      shape: collapsed.has(node.id) ? "collapsed" : "node",
+      depth: 0,
+    };
+    boxes.set(node.id, box);
+    const rank = laid.rank ?? 0;
+    const row = byRank.get(rank);
+    if (row) {
+      row.top = Math.min(row.top, box.y);
+      row.bottom = Math.max(row.bottom, box.y + height);
+      row.ids.push(node.id);
+    } else byRank.set(rank, { top: box.y, bottom: box.y + height, ids: [node.id] });
+  }
+  const rows = [...byRank.entries()].sort((a, b) => a[0] - b[0]).map(([, row]) => row);
+  const rowOf = new Map<string, number>();
+  rows.forEach((row, i) => row.ids.forEach((id) => rowOf.set(id, i)));
+
+  // The first and last row of every open group's members.
+  const first = new Map<string, number>();
+  const last = new Map<string, number>();
+  for (const node of leaves) {
+    const i = rowOf.get(node.id) as number;
+    for (const group of ancestors.get(node.id) ?? []) {
+      first.set(group, Math.min(first.get(group) ?? i, i));
+      last.set(group, Math.max(last.get(group) ?? i, i));
+    }
+  }
+  // Frames that start above a row (headers) and end below it (padding), nested ones stacked.
+  const starts = rows.map(() => 0);
+  const ends = rows.map(() => 0);
+  for (const node of leaves) {
+    const i = rowOf.get(node.id) as number;
+    const groups = ancestors.get(node.id) ?? [];
+    starts[i] = Math.max(starts[i] as number, groups.filter((a) => first.get(a) === i).length);
+    ends[i] = Math.max(ends[i] as number, groups.filter((a) => last.get(a) === i).length);
+  }
+  // How far each row moves down: the gap above it grows to what the frames there need,
+  // and a frame keeps a rank's distance from what lies above or below it outside.
+  const shift = rows.map(() => 0);
+  for (let i = 1; i < rows.length; i++) {
+    const [above, row] = [rows[i - 1], rows[i]] as [(typeof rows)[0], (typeof rows)[0]];
+    const [ending, starting] = [ends[i - 1] as number, starts[i] as number];
+    const need = ending + starting > 0 ? ending * pad + starting * HEADER_ROOM + GRAPH.ranksep : 0;
+    shift[i] = (shift[i - 1] as number) + Math.max(0, need - (row.top - above.bottom));
+  }
+  const moveY = (y: number): number => {
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i] as (typeof rows)[0];
+      if (y > row.bottom) continue;
+      if (y >= row.top || i === 0) return y + (shift[i] as number);
+      // In the gap above this row: stretched evenly.
+      const above = rows[i - 1] as (typeof rows)[0];
+      const [from, to] = [above.bottom + (shift[i - 1] as number), row.top + (shift[i] as number)];
+      return from + ((y - above.bottom) / (row.top - above.bottom)) * (to - from);
+    }
+    return y + (shift[shift.length - 1] as number);
+  };
+  for (const box of boxes.values()) box.y = moveY(box.y);
+  const laidEdges = edges.map(([source, target]): LaidEdge => {
+    const points = (g.edge(source, target)?.points ?? []).map((p) => ({ x: p.x, y: moveY(p.y) }));
+    return { source, target, points };
+  });
+  const groups = shown.filter((n) => open(n.id));
+  return { boxes, edges: laidEdges, ancestors, groups };
+}
+
+/** Width of a group's header (graph.css: chevron, 12px bold name, 11px type). */
+function headerWidth(node: GraphNodeJson): number {
+  return Math.min(
+    2 * BOX.maxWidth,
+    Math.ceil(40 + node.label.length * 7.2 + node.type.length * 6.2),
+  );
+}
+
+/**
+ * The layout with a frame drawn around each open group's members, and around the bends of
+ * edges into it where they pass its members (a skip connection beside them). With `widen`,
+ * a frame narrower than its header grows to it as far as the boxes beside it leave room.
+ * `boxesApart` tells whether that worked.
+ */
+function frameGroups(index: GraphIndex, placed: Placed, widen: boolean): GraphLayout {
+  const pad = BOX.groupPad;
+  const { ancestors } = placed;
+  const byId = new Map([...placed.boxes].map(([id, box]) => [id, { ...box }]));
+  const edges = placed.edges.map((e) => ({ ...e, points: e.points.map((p) => ({ ...p })) }));
+  const bends = new Map<string, Point[]>();
+  for (const edge of edges) {
+    const inner = edge.points.slice(1, -1);
+    const groups = new Set([
+      ...(ancestors.get(edge.source) ?? []),
+      ...(ancestors.get(edge.target) ?? []),
+    ]);
+    for (const group of groups) bends.set(group, [...(bends.get(group) ?? []), ...inner]);
   }
 
+  // Inner frames first: a frame holds its members' boxes and frames.
+  const depth = (id: string) => ancestors.get(id)?.length ?? 0;
+  const groups = [...placed.groups].sort((a, b) => depth(b.id) - depth(a.id));
+  for (const group of groups) {
+    const members = (index.children.get(group.id) ?? []).map((m) => byId.get(m.id) as LaidBox);
+    const top = Math.min(...members.map((m) => m.y));
+    const bottom = Math.max(...members.map((m) => m.y + m.height));
+    const xs = members.flatMap((m) => [m.x, m.x + m.width]);
+    for (const p of bends.get(group.id) ?? []) if (p.y >= top && p.y <= bottom) xs.push(p.x);
+    let [left, right] = [Math.min(...xs) - pad, Math.max(...xs) + pad];
+    const frame: LaidBox = {
+      id: group.id,
+      x: left,
+      y: top - HEADER_ROOM,
+      width: right - left,
+      height: bottom - top + HEADER_ROOM + pad,
+      shape: "group",
+      depth: 0,
+    };
+    const missing = headerWidth(group) - frame.width;
+    if (widen && missing > 0) {
+      // Room to each side: up to the boxes beside (and the frames around them) that are
+      // not this group's, and the frames already drawn.
+      let [lo, hi] = [-Infinity, Infinity];
+      const mine = new Set(ancestors.get(group.id));
+      for (const box of byId.values()) {
+        if (box.y >= frame.y + frame.height || box.y + box.height <= frame.y) continue;
+        if (box.id === group.id || ancestors.get(box.id)?.includes(group.id)) continue;
+        const theirs =
+          box.shape === "group"
+            ? 0
+            : (ancestors.get(box.id) ?? []).filter((a) => !mine.has(a)).length;
+        const keep = theirs * pad + BOX.groupPad;
+        if (box.x + box.width <= left) lo = Math.max(lo, box.x + box.width + keep);
+        else if (box.x >= right) hi = Math.min(hi, box.x - keep);
+      }
+      const grow = (room: number, wanted: number) => Math.max(0, Math.min(room, wanted));
+      let [l, r] = [grow(left - lo, missing / 2), grow(hi - right, missing / 2)];
+      l = grow(left - lo, missing - r); // what one side cannot take, the other may
+      r = grow(hi - right, missing - l);
+      [left, right] = [left - l, right + r];
+      frame.x = left;
+      frame.width = right - left;
+    }
+    byId.set(group.id, frame);
+  }
+
+  // Ends on the boxes as drawn (dagre aimed them at the wider boxes it laid out).
+  for (const edge of edges) {
+    const points = edge.points;
+    const [source, target] = [byId.get(edge.source), byId.get(edge.target)];
+    if (source && points.length >= 2) points[0] = border(source, points[1] as Point);
+    if (target && points.length >= 2) {
+      points[points.length - 1] = border(target, points[points.length - 2] as Point);
+    }
+    straightenEnds(points, source, target);
+  }
+
+  // Everything moved to the margins: frames reach above and beside dagre's drawing.
+  const all = [...byId.values()];
+  const xs = all.flatMap((b) => [b.x, b.x + b.width]);
+  const ys = all.flatMap((b) => [b.y, b.y + b.height]);
+  for (const edge of edges) for (const p of edge.points) (xs.push(p.x), ys.push(p.y));
+  const [dx, dy] = [GRAPH.marginx - Math.min(...xs), GRAPH.marginy - Math.min(...ys)];
+  for (const box of all) ((box.x += dx), (box.y += dy));
+  for (const edge of edges) for (const p of edge.points) ((p.x += dx), (p.y += dy));
+  return {
+    boxes: inDrawingOrder(index, byId),
+    byId,
+    edges,
+    width: Math.max(...xs) + dx + GRAPH.marginx,
+    height: Math.max(...ys) + dy + GRAPH.marginy,
+    engine: "main-thread",
+    grouping: "frames",
+  };
+}
+
+/** Where the line from the centre of `box` to `toward` leaves the box (as dagre's ends). */
+function border(box: LaidBox, toward: Point): Point {
+  const [cx, cy] = [box.x + box.width / 2, box.y + box.height / 2];
+  const [dx, dy] = [toward.x - cx, toward.y - cy];
+  let [w, h] = [box.width / 2, box.height / 2];
+  if (dx === 0 && dy === 0) return { x: cx, y: box.y + box.height };
+  if (Math.abs(dy) * w > Math.abs(dx) * h) {
+    if (dy < 0) h = -h;
+    return { x: cx + (h * dx) / dy, y: cy + h };
+  }
+  if (dx < 0) w = -w;
+  return { x: cx + w, y: cy + (w * dy) / dx };
+}
+
+/**
+ * The layout as a compound graph: groups are dagre clusters, so a group's members are laid
+ * out inside its frame and nothing else is. Slower (dagre's border nodes on every rank of
+ * every cluster): used where the frames of `layoutFrames` would overlap.
+ */
+function layoutClusters(
+  index: GraphIndex,
+  collapsed: ReadonlySet<string>,
+  shown: readonly GraphNodeJson[],
+): GraphLayout {
+  const open = (id: string) => index.isGroup(id) && !collapsed.has(id);
   const g = new graphlib.Graph<typeof GRAPH, DagreNode, DagreEdge>({ compound: true });
   g.setGraph({ ...GRAPH });
   g.setDefaultEdgeLabel(() => ({}));
@@ -324,27 +677,20 @@ export function layoutNow(
 
   dagreLayout(g);
 
-  const boxes: LaidBox[] = [];
   const byId = new Map<string, LaidBox>();
-  const place = (node: GraphNodeJson, depth: number) => {
+  for (const node of shown) {
     const laid = g.node(node.id);
-    const shape = open(node.id) ? "group" : collapsed.has(node.id) ? "collapsed" : "node";
-    const box: LaidBox = {
+    byId.set(node.id, {
       id: node.id,
       x: (laid.x ?? 0) - laid.width / 2,
       y: (laid.y ?? 0) - laid.height / 2,
       width: laid.width,
       height: laid.height,
-      shape,
-      depth,
-    };
-    boxes.push(box);
-    byId.set(node.id, box);
-    if (shape === "group") {
-      for (const child of index.children.get(node.id) ?? []) place(child, depth + 1);
-    }
-  };
-  for (const root of index.roots) place(root, 0);
+      shape: open(node.id) ? "group" : collapsed.has(node.id) ? "collapsed" : "node",
+      depth: 0,
+    });
+  }
+  const boxes = inDrawingOrder(index, byId);
   const laidEdges = edges.map(([source, target]): LaidEdge => {
     const points = (g.edge(source, target)?.points ?? []).map((p) => ({ x: p.x, y: p.y }));
     straightenEnds(points, byId.get(source), byId.get(target));
@@ -358,6 +704,7 @@ export function layoutNow(
     width: size.width ?? 0,
     height: size.height ?? 0,
     engine: "main-thread",
+    grouping: "clusters",
   };
 
   const members = (frame: LaidBox) =>

@@ -1,5 +1,7 @@
 // The model drawn as its graph (branches, skips, several inputs), beside the layer list:
-// one box per node with its name, type and output shape, laid out by dagre (graphLayout.ts).
+// one box per node with its name, type and output shape, laid out by dagre (graphLayout.ts,
+// in a Web Worker where the page allows one). While a layout runs, a status says so: over
+// the whole view before the first one, at the top over the old drawing after a fold.
 // Drag pans, the wheel and the +/- buttons zoom, "Fit" shows the whole graph; clicking a
 // layer's box selects that layer; the arrow keys walk the graph (Up/Down along edges,
 // Left/Right to the neighbours beside) and Enter selects; a group's header folds it.
@@ -106,6 +108,8 @@ export class GraphView {
   #selected = "";
   #focused = "";
   #state: State = "empty";
+  /** A layout is running while an older one stays on screen (a fold, an unfolding select). */
+  #busy = false;
   #error = "";
   #generation = 0;
   #pending: Promise<void> = Promise.resolve();
@@ -242,7 +246,8 @@ export class GraphView {
     } while (pending !== this.#pending);
   }
 
-  /** How long the last layout took (dagre) and drawing it. */
+  /** How long the last layout took (dagre, and the worker's round trip where it ran in one),
+   * drawing it, and where it ran (`GraphLayout.engine`). */
   get timings(): { layoutMs: number; drawMs: number; engine: string } {
     return { ...this.#timings };
   }
@@ -303,11 +308,14 @@ export class GraphView {
     if (this.#graph.nodes.length === 0) {
       this.#layout = null;
       this.#clear();
+      this.#busy = false;
       this.#setState("empty");
       this.#pending = Promise.resolve();
       return;
     }
+    // A newer request than the one running stops it (a worker at work is terminated).
     if (!this.#layout) this.#setState("loading");
+    else this.#setBusy(true);
     const run = new AbortController();
     this.#layoutRun = run;
     const start = performance.now();
@@ -318,6 +326,7 @@ export class GraphView {
         this.#draw(layout);
         const drawn = performance.now();
         this.#timings = { layoutMs: laid - start, drawMs: drawn - laid, engine: layout.engine };
+        this.#busy = false;
         this.#setState("ready");
         if (!this.#placed) this.#initialView();
         const reveal = this.#reveal;
@@ -327,6 +336,7 @@ export class GraphView {
       (error: unknown) => {
         if (generation !== this.#generation) return;
         this.#error = error instanceof Error ? error.message : String(error);
+        this.#busy = false;
         this.#setState("error");
       },
     );
@@ -335,6 +345,11 @@ export class GraphView {
   #setState(state: State): void {
     this.#state = state;
     this.element.dataset.state = state;
+    this.#syncStatus();
+  }
+
+  #setBusy(busy: boolean): void {
+    this.#busy = busy;
     this.#syncStatus();
   }
 
@@ -502,7 +517,7 @@ export class GraphView {
   #syncStatus(): void {
     const lang = this.#lang;
     const text =
-      this.#state === "loading"
+      this.#state === "loading" || this.#busy
         ? say(lang, "layingOut")
         : this.#state === "error"
           ? say(lang, "failed", { error: this.#error })
@@ -512,6 +527,11 @@ export class GraphView {
     this.#status.textContent = text;
     this.#status.hidden = text === "";
     this.#status.classList.toggle("is-error", this.#state === "error");
+    // Over the old drawing: a small note at the top instead of the whole view.
+    this.#status.classList.toggle("is-busy", this.#busy && this.#state !== "loading");
+    setAttrs(this.#viewport, {
+      "aria-busy": this.#busy || this.#state === "loading" ? "true" : undefined,
+    });
   }
 
   // ------------------------------------------------------------- pan and zoom
