@@ -4,7 +4,10 @@
    per-sample cache asks for) against one bare ``model(x)`` under ``torch.no_grad()``,
    batch 1.  Target: <= 1.3x.  On a ResNet-18 (written out here, torchvision's layout, random
    weights, 224x224) and on EfficientNet-Lite0 (``cnnviz_widget.imagenet_torch``, real
-   weights, 224x224).
+   weights, 224x224).  Two reference rows bound what any recording can reach: a bare hook
+   on every module holding its output (the memory of every output kept alive, the floor),
+   and the same hooks holding nothing (the hooks alone); the page faults of a run of each
+   are printed after the table.
 2. **Grad-CAM**: ``grad_cam(model, x, layer, cls, upsample=False, normalize=False)`` against
    Captum's ``LayerGradCam(model, layer).attribute(x, target=cls, relu_attributions=True)``:
    the same numbers (checked), same model and layer.  Target: <= 1.1x.
@@ -111,16 +114,25 @@ def lesson_resnet() -> ResNet:
 
 
 # ------------------------------------------------------------------------- timing
-def timings(cases: dict[str, Callable[[int], object]], repeats: int) -> dict[str, list[float]]:
-    """Seconds of each ``fn(i)`` per run, the cases interleaved run by run."""
+def timings(
+    cases: dict[str, Callable[[int], object]],
+    repeats: int,
+    faults: dict[str, list[int]] | None = None,
+) -> dict[str, list[float]]:
+    """Seconds of each ``fn(i)`` per run, the cases interleaved run by run.  What ``fn``
+    returns is dropped inside the timed span (freeing it is part of the cost).  ``faults``
+    collects the page faults of every run when given."""
     for fn in cases.values():
         fn(0)  # warm-up
     times: dict[str, list[float]] = {name: [] for name in cases}
     for i in range(repeats):
         for name, fn in cases.items():
+            before = _minor_faults()
             start = time.perf_counter()
             fn(i)
             times[name].append(time.perf_counter() - start)
+            if faults is not None:
+                faults.setdefault(name, []).append(_minor_faults() - before)
     return times
 
 
@@ -150,11 +162,15 @@ def print_table(rows: list[Row]) -> None:
 
 
 # --------------------------------------------------------------------------- cases
-def hooks_holding_every_output(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+def hooks_holding_every_output(
+    model: nn.Module, x: torch.Tensor, hold: bool = True
+) -> list[torch.Tensor]:
     """The least any recording can do: a forward hook on every module keeping a reference
-    to its output (no copy, no transpose, no numpy; wrong under in-place ReLUs)."""
+    to its output (no copy, no transpose, no numpy; wrong under in-place ReLUs).  With
+    ``hold=False`` the hooks keep nothing: the cost of the hooks alone."""
     kept: list[torch.Tensor] = []
-    handles = [m.register_forward_hook(lambda m, i, o: kept.append(o)) for m in model.modules()]
+    keep = kept.append if hold else (lambda o: None)
+    handles = [m.register_forward_hook(lambda m, i, o: keep(o)) for m in model.modules()]
     try:
         with torch.no_grad():
             model(x)
@@ -162,6 +178,20 @@ def hooks_holding_every_output(model: nn.Module, x: torch.Tensor) -> list[torch.
         for handle in handles:
             handle.remove()
     return kept
+
+
+def _minor_faults() -> int:
+    """Page faults of this process so far (0 where ``resource`` is missing: Windows)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return 0
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_minflt)
+
+
+#: Per model, the median page faults of one run of each all-layers case (printed after the
+#: table: fresh memory the kernel has to map is what keeping every output costs most).
+FAULTS: dict[str, dict[str, float]] = {}
 
 
 def bench_all_layers(name: str, model: nn.Module, x: torch.Tensor, repeats: int) -> list[Row]:
@@ -175,14 +205,18 @@ def bench_all_layers(name: str, model: nn.Module, x: torch.Tensor, repeats: int)
         with torch.no_grad():
             return model(x)
 
+    faults: dict[str, list[int]] = {}
     t = timings(
         {
             "ours": lambda i: adapter.activations(inputs, names),
             "bare": bare,
             "hooks": lambda i: hooks_holding_every_output(model, x),
+            "hooks only": lambda i: hooks_holding_every_output(model, x, hold=False),
         },
         repeats,
+        faults,
     )
+    FAULTS[name] = {case: statistics.median(n) for case, n in faults.items()}
     r = ratio(t, "ours", "bare")
     return [
         (
@@ -198,6 +232,14 @@ def bench_all_layers(name: str, model: nn.Module, x: torch.Tensor, repeats: int)
             median(t["hooks"]),
             "bare forward",
             ratio(t, "hooks", "bare"),
+            "",
+            None,
+        ),
+        (
+            f"{name}: reference, a bare hook on every module holding nothing",
+            median(t["hooks only"]),
+            "bare forward",
+            ratio(t, "hooks only", "bare"),
             "",
             None,
         ),
@@ -342,6 +384,10 @@ def main() -> None:
         agreements.append(agreement)
     rows += bench_switch(args.repeats)
     print_table(rows)
+    print("\nPage faults per run (median): fresh memory the kernel maps for the outputs kept.")
+    for model_name, counts in FAULTS.items():
+        shown = ", ".join(f"{case} {n:,.0f}" for case, n in counts.items())
+        print(f"- {model_name}: {shown}")
     print(
         f"\nRaw CAMs agree with Captum's to {max(agreements):.1e} of their maximum.  "
         f"Overall: {'PASS' if all(r[-1] is not False for r in rows) else 'FAIL'}"

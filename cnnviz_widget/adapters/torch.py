@@ -69,6 +69,7 @@ from torch import nn
 from .._inputs import as_batches
 from .._inputs import display_images as _display_images
 from .._layers import LayerInfo, kind_of, resolve_layer
+from .._messages import Message
 
 #: Separates a module's name from the number of a later call: ``"_swish#2"``.
 CALL_MARK = "#"
@@ -139,7 +140,9 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
 def _numpy_channels_last(t: torch.Tensor) -> np.ndarray:
     """float32 numpy, 4-D as ``(N, H, W, C)``: a transposed view of the ``(N, C, H, W)``
     memory, so no copy is made (each channel's map stays contiguous)."""
-    a = _numpy(t.float())
+    if t.dtype is not torch.float32 or t.device.type != "cpu" or t.requires_grad:
+        t = t.detach().float().cpu()
+    a = t.numpy()  # the fast path above: this runs once per layer of every pass
     return a.transpose(0, 2, 3, 1) if a.ndim == 4 else a
 
 
@@ -191,7 +194,8 @@ class TorchAdapter:
         self._lock = threading.RLock()
         #: Per module, the output shape of each call in the first pass (channels-last).
         self._calls: dict[str, list[_Shape | None]] | None = None
-        #: The conv/linear module the first pass reached first (the one inputs go into).
+        #: The conv/linear module the first pass reached first that takes the first input as
+        #: it is (else the first reached): what input 0 is validated against.
         self._entry: str | None = None
         #: Input shapes seen in the first pass (channels-last, H and W open).
         self._seen_inputs: list[_Shape] | None = None
@@ -455,7 +459,11 @@ class TorchAdapter:
         modules = self._modules()
         calls: dict[str, list[_Shape | None]] = {name: [] for name in modules}
         outputs: list[tuple[str, torch.Tensor, int]] = []
-        order: list[str] = []
+        # The conv/linear modules reached, in order, and whether the first input went into
+        # each as it is (in a model with several inputs the first one reached may take
+        # another input).
+        order: list[tuple[str, bool]] = []
+        tensors = self._tensors([b[:1] for b in batches], modules)
         with self._pass(modules) as hook, torch.no_grad():
             for name, module in modules.items():
 
@@ -464,11 +472,10 @@ class TorchAdapter:
                     calls[name].append(_shape_of(out))
                     if isinstance(out, torch.Tensor):
                         outputs.append((name, out.detach(), out._version))
-                    if (_is_conv(m) or isinstance(m, nn.Linear)) and not order:
-                        order.append(name)
+                    if _is_conv(m) or isinstance(m, nn.Linear):
+                        order.append((name, any(a is tensors[0] for a in args)))
 
                 hook(module, record)
-            tensors = self._tensors([b[:1] for b in batches], modules)
             try:
                 output = _first_output(self._run(tensors))
             except RuntimeError as error:  # torch's shape errors name torch's own layout
@@ -480,10 +487,32 @@ class TorchAdapter:
         self._overwritten.update(name for name, t, version in outputs if t._version != version)
         self._output_shape = _shape_of(output)
         self._calls = calls
-        self._entry = order[0] if order else None
+        fed = [name for name, first in order if first]
+        self._entry = fed[0] if fed else order[0][0] if order else None
         self._seen_inputs = [(None, *(None,) * (b.ndim - 2), b.shape[-1]) for b in batches]
         self._probe_shapes = [(1, *b.shape[1:]) for b in batches]
         self._layers = None
+
+    def example_shapes(self) -> list[tuple[int, ...]] | None:
+        """Channels-last shapes of one sample of each input of the first pass (the images
+        this model was first given), or None before any pass."""
+        return None if self._probe_shapes is None else list(self._probe_shapes)
+
+    def probe_like(self, other: Any) -> None:
+        """Make the first pass, if it has not run, on zeros shaped like ``other``'s first
+        pass (another adapter of a model of the same architecture).
+
+        A module called ``k`` times is listed as ``k`` rows only once a pass counted its
+        calls: a baseline model that never ran forward lists a shared module once, the model
+        that ran lists ``"name#2"``...  Comparing the two needs both passes.  Nothing happens
+        when this pass already ran or ``other``'s did not.
+        """
+        shapes = (
+            other.example_shapes() if callable(getattr(other, "example_shapes", None)) else None
+        )
+        if self._calls is not None or not shapes:
+            return
+        self._probe([np.zeros(shape, np.float32).view(ModelInput) for shape in shapes])
 
     def _resolve(self, name: str, modules: dict[str, Any] | None = None) -> tuple[str, Any, int]:
         """``(module name, module, call)`` of a layer name (call 1 for the plain name)."""
@@ -571,14 +600,15 @@ class TorchAdapter:
     ) -> dict[str, torch.Tensor]:
         """Outputs of one pass, detached, safe from the model's in-place ops.
 
-        Holding a reference costs nothing; a copy costs memory traffic.  An output is copied
+        A reference costs no copy; a copy costs memory traffic on top of the memory every
+        kept output needs anyway (fresh pages the kernel maps, since each output stays alive:
+        the floor of any recording, ``benchmarks/bench_torch.py``).  An output is copied
         in its hook when the first pass saw an in-place op change it later (``ReLU(inplace=
         True)`` after a batch norm), or when it shares memory with a parameter or buffer.
         Every other output is checked after the pass: if an in-place op changed it after
         all (the model took another path), the pass runs again copying it.
         """
-        model = self.model
-        weights = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
+        weights = _storages(self.model, modules)
         values: dict[str, torch.Tensor] = {}
         versions: dict[str, tuple[str, int]] = {}
 
@@ -773,8 +803,11 @@ class TorchAdapter:
             if name not in self._connected:
                 if self._probe_shapes is None:
                     raise ValueError(
-                        "Which input reaches a layer of a model with several inputs is known "
-                        "once images were passed (model_inputs)."
+                        f"This model takes {self._n_inputs()} inputs and has not seen images "
+                        "yet, so which of them reaches the layer, and the size of the others, "
+                        "is unknown: give the model images first (LayerExplorer(model, "
+                        "images), or any function that takes images, such as "
+                        "activations(model, images, layers))."
                     )
                 zeros = [np.zeros(shape, np.float32) for shape in self._probe_shapes]
                 chosen = torch.zeros(1, dtype=torch.long)
@@ -850,8 +883,13 @@ class TorchAdapter:
         layered = _is_conv(module) or isinstance(module, nn.Linear)
         if not (isinstance(weight, torch.Tensor) and layered) or _is_lazy(weight):
             raise ValueError(
-                f"The layer {name!r} ({type(module).__name__}) has no weights to show "
-                "(only convolutions and linear layers have kernels)."
+                Message(
+                    "no_weights",
+                    f"The layer {name!r} ({type(module).__name__}) has no weights to show "
+                    "(only convolutions and linear layers have kernels).",
+                    layer=repr(name),
+                    type=type(module).__name__,
+                )
             )
         w = weight.detach()
         spatial = list(range(2, w.ndim))
@@ -898,6 +936,18 @@ class TorchAdapter:
             # layers (calls "#2", ...) without a pass of its own.
             _INHERITED[twin] = {name: getattr(self, name) for name in _FIRST_PASS}
         return twin
+
+
+def _storages(model: nn.Module, modules: dict[str, Any]) -> set[int]:
+    """Addresses of the storages of every parameter and buffer of ``model`` (whose
+    submodules are ``modules``), read from each module's own dictionaries (a third of the
+    time of ``model.parameters()`` and ``model.buffers()``, which walk the tree again)."""
+    return {
+        t.untyped_storage().data_ptr()
+        for m in (model, *modules.values())
+        for t in (*m._parameters.values(), *m._buffers.values())
+        if t is not None
+    }
 
 
 def _is_lazy(tensor: torch.Tensor) -> bool:

@@ -149,9 +149,8 @@ def maximize_filters(
     target = adapter.layer_input(info.name)
     shape = _pattern_shape(input_shapes[target], size)
     others = [
-        np.full((1, *_fixed(s[1:])), (lo + hi) / 2, np.float32)
-        for i, s in enumerate(input_shapes)
-        if i != target
+        np.full((1, *dims), (lo + hi) / 2, np.float32)
+        for dims in _other_input_sizes(adapter, input_shapes, target, shape)
     ]
     budget = MEMORY_BUDGET if memory_budget is None else int(memory_budget)
     chunk = filters_per_batch(adapter, shape, budget)
@@ -335,10 +334,49 @@ def _pattern_shape(
     return wanted[0], wanted[1], channels
 
 
-def _fixed(shape: tuple[int | None, ...]) -> tuple[int, ...]:
-    if any(d is None for d in shape):
-        raise ValueError(f"Cannot hold an input of open shape {shape} grey: its size is unknown.")
-    return tuple(int(d) for d in shape)  # type: ignore[arg-type]
+def _other_input_sizes(
+    adapter: Any,
+    input_shapes: Sequence[tuple[int | None, ...]],
+    target: int,
+    pattern: tuple[int, int, int],
+) -> list[tuple[int, ...]]:
+    """Per model input other than ``target``, the sample shape of its grey image.
+
+    Sizes the model leaves open (torch declares no H and W) come from the images the model
+    was given (``adapter.example_shapes()``; torch: its first pass, on the images the
+    explorer or the first call was given), except that an image input given at the same
+    H x W as the pattern's input follows the pattern's size, so that images the model
+    combines keep matching.  Without such images, an image input ``(N, H, W, C)`` with open
+    H and W takes the pattern's (``size``).  Anything else left open is a ``ValueError``
+    saying what to pass.
+    """
+    examples = getattr(adapter, "example_shapes", None)
+    known = examples() if callable(examples) else None
+    beside = known[target][1:3] if known and len(known[target]) == 4 else None
+    sizes = []
+    for i, shape in enumerate(input_shapes):
+        if i == target:
+            continue
+        dims = list(shape[1:])
+        image = len(dims) == 3 and dims[2] is not None
+        fill: Sequence[int | None] = dims
+        if known is not None and i < len(known):
+            example = known[i][1:]
+            same = image and beside is not None and tuple(example[:2]) == tuple(beside)
+            fill = (*pattern[:2], *example[2:]) if same else example
+        elif image:
+            fill = (*pattern[:2], dims[2])
+        dims = [f if d is None else d for d, f in zip(dims, fill, strict=False)]
+        if None in dims or len(dims) != len(shape) - 1:
+            raise ValueError(
+                f"The model's input {i} is {tuple(shape)} (channels-last) with a size left "
+                f"open; the filter pattern is of input {target}, and the others are held "
+                "grey at the size of the images the model was given, which is unknown.  Give "
+                "the model images first (LayerExplorer(model, images), or any function that "
+                "takes images, such as activations(model, images, layers))."
+            )
+        sizes.append(tuple(int(d) for d in dims))  # type: ignore[arg-type]
+    return sizes
 
 
 def _input_range(input_range: tuple[float, float] | None) -> tuple[float, float]:

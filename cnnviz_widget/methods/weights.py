@@ -152,13 +152,46 @@ def _kernel_shape(adapter: Any, name: str) -> tuple[int, ...] | None:
     return tuple(int(d) for d in np.shape(kernel))
 
 
+def _count_calls_alike(mine: Any, theirs: Any) -> str | None:
+    """Let an adapter that lists layers from its first pass (torch: the calls of a module)
+    make that pass like the other's, so that both list the same rows.
+
+    Adapters without ``probe_like`` (Keras: layers are known without a pass) are left
+    alone.  A pass that fails leaves the rows as they were (the comparison then says what
+    differs); returns why it failed (None when nothing did), a note for that error.
+    """
+    for adapter, other, which in ((theirs, mine, "baseline"), (mine, theirs, "model")):
+        probe_like = getattr(adapter, "probe_like", None)
+        if not callable(probe_like):
+            continue
+        try:
+            probe_like(other)
+        except Exception as error:  # any failure: the comparison then says what differs
+            return f"the {which} cannot run on inputs shaped like the other's: {error}"
+    return None
+
+
 def check_same_architecture(model: Any, baseline: Any) -> None:
     """``ValueError`` naming the first layer where ``baseline`` differs from ``model``.
 
     Compared in model order: layer names, types and parameter counts, and the kernel
-    shape of every layer with a kernel.
+    shape of every layer with a kernel.  A torch module called ``k`` times in a forward pass
+    is listed as ``k`` rows (``"name#2"``...) once a pass counted its calls: when only one
+    of the two models ran, the other first runs once on zeros shaped like its inputs
+    (``probe_like``), so that a baseline that never ran compares row for row.
     """
     mine, theirs = adapter_for(model), adapter_for(baseline)
+    failed = _count_calls_alike(mine, theirs)
+    try:
+        _compare_layers(mine, theirs)
+    except ValueError as error:
+        if failed is None:
+            raise
+        raise ValueError(f"{error} (Also, {failed}.)") from error
+
+
+def _compare_layers(mine: Any, theirs: Any) -> None:
+    """The comparison of :func:`check_same_architecture`, on the two adapters."""
     a, b = mine.list_layers(), theirs.list_layers()
     for i in range(max(len(a), len(b))):
         if i >= len(a) or i >= len(b):
