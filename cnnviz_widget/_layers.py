@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from ._messages import Message
+
 Kind = Literal[
     "input",
     "conv",
@@ -132,12 +134,20 @@ class UnknownLayerError(KeyError, ValueError):
             # Names of nested layers are long: also match on the last path component.
             tail = name.rsplit("/", 1)[-1]
             close = [k for k in known if k.rsplit("/", 1)[-1] == tail][:5]
+        text = f"The model has no layer named {name!r}."
         if close:
-            hint = f" Did you mean: {', '.join(repr(c) for c in close)}?"
-        else:
+            names = ", ".join(repr(c) for c in close)
+            message = Message(
+                "unknown_layer", f"{text} Did you mean: {names}?", layer=repr(name), close=names
+            )
+        elif known:
             some = ", ".join(repr(k) for k in known[:8]) + (", ..." if len(known) > 8 else "")
-            hint = f" Its layers are: {some}" if known else " It has no layers."
-        self.message = f"The model has no layer named {name!r}.{hint}"
+            message = Message(
+                "unknown_layer_list", f"{text} Its layers are: {some}", layer=repr(name), known=some
+            )
+        else:
+            message = Message("unknown_layer_none", f"{text} It has no layers.", layer=repr(name))
+        self.message = message
         super().__init__(self.message)
 
     def __str__(self) -> str:

@@ -23,6 +23,9 @@ messages, one PNG per entry of ``images`` in ``buffers``::
        "message": "..."}
       {"type": "rejected", "trait": "sample", "value": 7, "message": "..."}
 
+An error or a refusal whose text is a ``Message`` also carries ``"code"`` and ``"params"``
+(``_messages.ERROR_CODES``), for the browser to say it in the interface's language.
+
     browser -> kernel
       {"type": "refresh"}   # compute the current selection again (a late view, a retry)
 
@@ -36,6 +39,7 @@ import typing
 from typing import Any
 
 from ._layers import Kind
+from ._messages import ERROR_CODES, codes_of
 from .methods.gradcam import METHODS
 from .render import WARNING_CODES, note_codes
 from .views import VIEWS, Request, ViewResult
@@ -86,6 +90,7 @@ def shared_lists() -> dict[str, Any]:
         "cam_methods": list(METHODS),
         "saliency_methods": list(SALIENCY_METHODS),
         "warning_codes": {code: list(params) for code, params in WARNING_CODES.items()},
+        "error_codes": {code: list(params) for code, params in ERROR_CODES.items()},
         "synced_traits": list(SYNCED_TRAITS),
         "image_kinds": list(IMAGE_KINDS),
     }
@@ -123,11 +128,19 @@ def result(
 
 
 def error(request: Request, message: str) -> dict[str, Any]:
-    return {"type": ERROR, **_address(request), "message": message}
+    """An error for the panel: its English text, and its code and values when it has them
+    (a ``Message``), which the browser says in the interface's language."""
+    return {"type": ERROR, **_address(request), "message": str(message), **codes_of(message)}
 
 
 def rejected(trait: str, value: Any, message: str) -> dict[str, Any]:
-    return {"type": REJECTED, "trait": trait, "value": value, "message": message}
+    return {
+        "type": REJECTED,
+        "trait": trait,
+        "value": value,
+        "message": str(message),
+        **codes_of(message),
+    }
 
 
 def snapshot(content: dict[str, Any], buffers: list[bytes] | None = None) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import traitlets
 
 from . import _protocol as protocol
 from ._layers import LayerInfo, resolve_layer
+from ._messages import Message, message_of
 from .render import thumbnail_png
 from .views import VIEWS, Request, Session, ViewResult
 
@@ -58,6 +59,11 @@ LANGUAGES = ("en", "ko")
 MAX_THUMBNAILS = 64
 #: The most filters the Filters tab draws for one click.
 MAX_FILTERS = 256
+#: A selection not answered within this many seconds gets a ``pending`` message (the panel
+#: dims the old picture and says it is computing).  A quicker answer goes alone: each message
+#: is a frame through the kernel, the server and the page, which costs more than drawing a
+#: small layer.  The panel shows a selection it has no picture of as computing by itself.
+PENDING_AFTER_S = 0.05
 
 
 class InvalidSelection(traitlets.TraitError, ValueError):
@@ -203,6 +209,10 @@ class LayerExplorer(anywidget.AnyWidget):
         self._latest = 0
         self._last_selection: tuple[Any, ...] | None = None
         self._id_lock = threading.Lock()
+        # The newest request id answered (a picture, final or not, or an error), and the lock
+        # that orders a late ``pending`` before its answer.
+        self._answered = 0
+        self._answer_lock = threading.Lock()
         self._session = Session.of(
             model,
             images,
@@ -262,8 +272,14 @@ class LayerExplorer(anywidget.AnyWidget):
     def _valid_view(self, proposal: Any) -> str:
         value = proposal["value"]
         if value not in AVAILABLE_VIEWS:
+            views = ", ".join(AVAILABLE_VIEWS)
             raise InvalidSelection(
-                f"Unknown view {value!r}: this version shows {', '.join(AVAILABLE_VIEWS)}."
+                Message(
+                    "unknown_view",
+                    f"Unknown view {value!r}: this version shows {views}.",
+                    value=repr(value),
+                    views=views,
+                )
             )
         return str(value)
 
@@ -273,9 +289,18 @@ class LayerExplorer(anywidget.AnyWidget):
         n = self.n_samples
         if (n and not 0 <= value < n) or (not n and value != 0):
             raise InvalidSelection(
-                f"sample must be between 0 and {max(n - 1, 0)}, got {value}."
+                Message(
+                    "sample_range",
+                    f"sample must be between 0 and {n - 1}, got {value}.",
+                    max=n - 1,
+                    value=value,
+                )
                 if n
-                else f"There are no images (sample must be 0), got {value}."
+                else Message(
+                    "sample_no_images",
+                    f"There are no images (sample must be 0), got {value}.",
+                    value=value,
+                )
             )
         return value
 
@@ -284,8 +309,14 @@ class LayerExplorer(anywidget.AnyWidget):
         from .methods.gradcam import METHODS
 
         if proposal["value"] not in METHODS:
+            methods = ", ".join(METHODS)
             raise InvalidSelection(
-                f"cam_method must be one of {', '.join(METHODS)}, got {proposal['value']!r}."
+                Message(
+                    "cam_method",
+                    f"cam_method must be one of {methods}, got {proposal['value']!r}.",
+                    value=repr(proposal["value"]),
+                    methods=methods,
+                )
             )
         return str(proposal["value"])
 
@@ -294,9 +325,14 @@ class LayerExplorer(anywidget.AnyWidget):
         from .views.saliency import METHODS as SALIENCY_METHODS
 
         if proposal["value"] not in SALIENCY_METHODS:
+            methods = ", ".join(SALIENCY_METHODS)
             raise InvalidSelection(
-                f"saliency_method must be one of {', '.join(SALIENCY_METHODS)}, "
-                f"got {proposal['value']!r}."
+                Message(
+                    "saliency_method",
+                    f"saliency_method must be one of {methods}, got {proposal['value']!r}.",
+                    value=repr(proposal["value"]),
+                    methods=methods,
+                )
             )
         return str(proposal["value"])
 
@@ -306,7 +342,14 @@ class LayerExplorer(anywidget.AnyWidget):
         count = self._class_count()
         if value < -1 or (count is not None and value >= count):
             top = count - 1 if count is not None else "the number of classes"
-            raise InvalidSelection(f"class_index must be -1 (top class) or 0..{top}, got {value}.")
+            raise InvalidSelection(
+                Message(
+                    "class_index_range",
+                    f"class_index must be -1 (top class) or 0..{top}, got {value}.",
+                    max=top,
+                    value=value,
+                )
+            )
         return value
 
     @traitlets.validate("in_channel")
@@ -314,10 +357,23 @@ class LayerExplorer(anywidget.AnyWidget):
         value = int(proposal["value"])
         n_in = self._input_channels(self.layer) if self.layer else None
         if value < 0 or (n_in is not None and value >= n_in):
-            where = f" of {self.layer!r}" if n_in is not None else ""
-            top = f"0..{n_in - 1}" if n_in is not None else "0 or more"
+            if n_in is None:
+                raise InvalidSelection(
+                    Message(
+                        "in_channel_negative",
+                        f"in_channel must be an input channel (0 or more), got {value}.",
+                        value=value,
+                    )
+                )
             raise InvalidSelection(
-                f"in_channel must be an input channel{where} ({top}), got {value}."
+                Message(
+                    "in_channel_range",
+                    f"in_channel must be an input channel of {self.layer!r} (0..{n_in - 1}), "
+                    f"got {value}.",
+                    layer=repr(self.layer),
+                    max=n_in - 1,
+                    value=value,
+                )
             )
         return value
 
@@ -325,7 +381,13 @@ class LayerExplorer(anywidget.AnyWidget):
     def _valid_channel(self, proposal: Any) -> int:
         value = int(proposal["value"])
         if value < -1:
-            raise InvalidSelection(f"channel must be -1 (none) or 0 or more, got {value}.")
+            raise InvalidSelection(
+                Message(
+                    "channel_negative",
+                    f"channel must be -1 (none) or 0 or more, got {value}.",
+                    value=value,
+                )
+            )
         return value
 
     @traitlets.validate("filter_count")
@@ -333,14 +395,26 @@ class LayerExplorer(anywidget.AnyWidget):
         value = int(proposal["value"])
         if not 1 <= value <= MAX_FILTERS:
             raise InvalidSelection(
-                f"filter_count must be between 1 and {MAX_FILTERS}, got {value}."
+                Message(
+                    "filter_count_range",
+                    f"filter_count must be between 1 and {MAX_FILTERS}, got {value}.",
+                    max=MAX_FILTERS,
+                    value=value,
+                )
             )
         return value
 
     @traitlets.validate("lang")
     def _valid_lang(self, proposal: Any) -> str:
         if proposal["value"] not in LANGUAGES:
-            raise InvalidSelection(f"lang must be one of {LANGUAGES}, got {proposal['value']!r}.")
+            raise InvalidSelection(
+                Message(
+                    "lang",
+                    f"lang must be one of {LANGUAGES}, got {proposal['value']!r}.",
+                    value=repr(proposal["value"]),
+                    langs=", ".join(LANGUAGES),
+                )
+            )
         return str(proposal["value"])
 
     def set_state(self, sync_data: dict[str, Any]) -> None:
@@ -519,7 +593,12 @@ class LayerExplorer(anywidget.AnyWidget):
             return
         self._last_selection = selection
         request = self._new_request()
-        self.send(protocol.pending(request))
+        if PENDING_AFTER_S <= 0:
+            self.send(protocol.pending(request))
+        else:
+            timer = threading.Timer(PENDING_AFTER_S, _announce, (weakref.ref(self), request))
+            timer.daemon = True
+            timer.start()
         if self._worker is None or not self._worker.is_alive():
             self._worker = threading.Thread(
                 target=_work,
@@ -542,10 +621,7 @@ class LayerExplorer(anywidget.AnyWidget):
                 return  # cancelled (Score-CAM stops early) or superseded
             self.last_error = error
             _log.debug("request %s failed:\n%s", request, traceback.format_exc())
-            message = protocol.error(request, _describe(error))
-            self.snapshot = protocol.snapshot(message)
-            if send:
-                self.send(message)
+            self._deliver(protocol.error(request, _describe(error)), None, send=send)
             return
         if self._is_stale(request):
             return
@@ -554,16 +630,45 @@ class LayerExplorer(anywidget.AnyWidget):
                 result.pictures, result.caption, self._input_notes + result.warnings, result.data
             )
         content, pngs = protocol.result(request, result, final=True)
-        # The snapshot first: once the browser shows the result, the kernel's state says so too.
-        self.snapshot = protocol.snapshot(content, pngs)
-        if send:
-            self.send(content, buffers=pngs)
+        self._deliver(content, pngs, send=send)
+
+    def _deliver(self, content: dict[str, Any], pngs: list[bytes] | None, *, send: bool) -> None:
+        """Send a final answer (result or error) and keep it as the snapshot."""
+        snapshot = protocol.snapshot(content, pngs)
+        if not send:
+            self.snapshot = snapshot
+            return
+        # The kernel's snapshot is set first (once the browser shows the answer, the kernel's
+        # state says so too), but its sync to the browser, which carries the same PNGs, goes
+        # after the message: the panel draws from the message (one frame less on the way to
+        # the picture); the snapshot serves views rendered later and saved pages.  Nothing
+        # observes `snapshot`, so setting its value directly skips no observer.
+        self._trait_values["snapshot"] = snapshot
+        self._answer(content, pngs)
+        self.send_state("snapshot")
+
+    def _answer(self, content: dict[str, Any], pngs: list[bytes] | None) -> None:
+        with self._answer_lock:
+            self._answered = max(self._answered, int(content["id"]))
+        self.send(content, buffers=pngs)
+
+    def _announce(self, request: Request) -> None:
+        """Send ``pending`` for ``request`` unless it was answered or superseded meanwhile."""
+        with self._answer_lock:  # held while sending: an answer cannot overtake it
+            if self._answered < request.id and not self._is_stale(request):
+                self.send(protocol.pending(request))
 
     def _send_progress(self, request: Request, result: ViewResult) -> None:
         """Send a picture of a long computation that is still running (``final: false``)."""
         if not self._is_stale(request):
             content, pngs = protocol.result(request, result, final=False)
-            self.send(content, buffers=pngs)
+            self._answer(content, pngs)
+
+
+def _announce(explorer_ref: weakref.ref[LayerExplorer], request: Request) -> None:
+    explorer = explorer_ref()
+    if explorer is not None:
+        explorer._announce(request)
 
 
 def _graph_json(session: Session) -> dict[str, Any]:
@@ -602,5 +707,4 @@ def _input_notes(inputs: list[np.ndarray] | None) -> list[str]:
 
 
 def _describe(error: BaseException) -> str:
-    text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
-    return text or type(error).__name__
+    return message_of(error)

@@ -19,6 +19,7 @@ class Recorder:
 
     def __init__(self, explorer):
         self.messages = []
+        self.explorer = explorer
         self._cond = threading.Condition()
         explorer.send = self._send
 
@@ -51,8 +52,9 @@ def explorer(seq_with_input, digits_like):
     widget.close()
 
 
-def _last_pending(recorder):
-    return recorder.of_type("pending")[-1]["id"]
+def _latest_request(recorder):
+    """The id of the explorer's newest request (a quick answer comes without ``pending``)."""
+    return recorder.explorer._latest
 
 
 def test_initial_state(explorer, seq_with_input):
@@ -78,7 +80,7 @@ def test_selection_yields_one_image_message_of_the_right_size(
 ):
     recorder = Recorder(explorer)
     explorer.layer = "conv_b"
-    content, buffers = recorder.wait_for("result", _last_pending(recorder))
+    content, buffers = recorder.wait_for("result", _latest_request(recorder))
     assert content["layer"] == "conv_b"
     assert len(buffers) == 1
     image = np.asarray(Image.open(io.BytesIO(buffers[0])).convert("RGBA"))
@@ -105,13 +107,38 @@ def test_stale_requests_are_dropped(explorer):
         explorer.sample = 1  # not cached yet: the worker blocks on the lock
         for name in ["pool_a", "conv_b", "flat", "probs", "conv_a", "conv_b"]:
             explorer.layer = name
-    last = _last_pending(recorder)
+    last = _latest_request(recorder)
     content, _ = recorder.wait_for("result", last)
     assert (content["layer"], content["sample"]) == ("conv_b", 1)
     time.sleep(0.2)  # let a wrongly sent older result arrive, if there were one
     results = recorder.of_type("result")
     assert [r["id"] for r in results] == [last]
-    assert len(recorder.of_type("pending")) == 7
+    # A "pending" goes only to a request still unanswered after a moment, and before its answer.
+    kinds = [(c["type"], c["id"]) for c, _ in recorder.messages]
+    assert {i for t, i in kinds if t == "pending"} <= {last}
+    if ("pending", last) in kinds:
+        assert kinds.index(("pending", last)) < kinds.index(("result", last))
+
+
+def test_pending_goes_only_to_answers_that_take_a_while(explorer, monkeypatch):
+    from cnnviz_widget import explorer as explorer_module
+
+    recorder = Recorder(explorer)
+    # An answer within the delay goes alone: no "pending" frame before it.
+    monkeypatch.setattr(explorer_module, "PENDING_AFTER_S", 10.0)
+    explorer.layer = "pool_a"
+    quick = _latest_request(recorder)
+    recorder.wait_for("result", quick)
+    # One that is still being computed after the delay is announced, before its answer.
+    monkeypatch.setattr(explorer_module, "PENDING_AFTER_S", 0.01)
+    with explorer.session._pass_lock:  # the forward pass of a new sample waits here
+        explorer.sample = 2
+        slow = _latest_request(recorder)
+        recorder.wait_for("pending", slow)
+    recorder.wait_for("result", slow)
+    kinds = [(c["type"], c["id"]) for c, _ in recorder.messages]
+    assert ("pending", quick) not in kinds
+    assert kinds.index(("pending", slow)) < kinds.index(("result", slow))
 
 
 def test_one_forward_pass_per_sample_serves_every_layer(explorer, monkeypatch):
@@ -125,20 +152,20 @@ def test_one_forward_pass_per_sample_serves_every_layer(explorer, monkeypatch):
 
     monkeypatch.setattr(explorer.session.adapter, "activations", counting)
     explorer.sample = 2
-    recorder.wait_for("result", _last_pending(recorder))
+    recorder.wait_for("result", _latest_request(recorder))
     for name in ["pool_a", "conv_b", "flat", "probs"]:
         explorer.layer = name
-        recorder.wait_for("result", _last_pending(recorder))
+        recorder.wait_for("result", _latest_request(recorder))
     assert passes == [5]  # one pass, all five layers
 
 
 def test_python_side_selection_and_refresh(explorer):
     recorder = Recorder(explorer)
     explorer.layer = "probs"
-    content, _ = recorder.wait_for("result", _last_pending(recorder))
+    content, _ = recorder.wait_for("result", _latest_request(recorder))
     assert content["images"][0]["kind"] == "strip"
     explorer._on_message(explorer, {"type": "refresh"}, [])
-    again, buffers = recorder.wait_for("result", _last_pending(recorder))
+    again, buffers = recorder.wait_for("result", _latest_request(recorder))
     assert again["layer"] == "probs"
     assert len(buffers) == 1
 
@@ -153,7 +180,7 @@ def test_bad_selection_is_refused_and_widget_keeps_working(explorer):
     assert explorer.layer == "conv_a"
     recorder = Recorder(explorer)
     explorer.layer = "pool_a"
-    assert recorder.wait_for("result", _last_pending(recorder))[0]["layer"] == "pool_a"
+    assert recorder.wait_for("result", _latest_request(recorder))[0]["layer"] == "pool_a"
 
 
 def test_errors_reach_the_panel_and_the_worker_survives(seq_with_input):
@@ -162,10 +189,10 @@ def test_errors_reach_the_panel_and_the_worker_survives(seq_with_input):
     assert "No images" in widget.snapshot["message"]
     recorder = Recorder(widget)
     widget.layer = "conv_b"
-    content, _ = recorder.wait_for("error", _last_pending(recorder))
+    content, _ = recorder.wait_for("error", _latest_request(recorder))
     assert "No images" in content["message"]
     widget.layer = "pool_a"
-    assert recorder.wait_for("error", _last_pending(recorder))[0]["layer"] == "pool_a"
+    assert recorder.wait_for("error", _latest_request(recorder))[0]["layer"] == "pool_a"
     widget.close()
 
 
@@ -191,7 +218,7 @@ def test_user_model_unchanged(seq_with_input, digits_like):
     widget = LayerExplorer(seq_with_input, digits_like)
     recorder = Recorder(widget)
     widget.layer = "probs"
-    recorder.wait_for("result", _last_pending(recorder))
+    recorder.wait_for("result", _latest_request(recorder))
     widget.close()
     assert all(
         np.array_equal(a, b) for a, b in zip(before, seq_with_input.get_weights(), strict=True)
@@ -217,7 +244,7 @@ def test_refresh_after_the_weights_change(keras, digits_like):
     kernel, bias = model.get_layer("conv").get_weights()
     model.get_layer("conv").set_weights([-kernel, bias + 1.0])
     widget.refresh()
-    _content, buffers = recorder.wait_for("result", _last_pending(recorder))
+    _content, buffers = recorder.wait_for("result", _latest_request(recorder))
     assert buffers[0] != before
     expected = activations(model, digits_like[0], "conv")["conv"][0]
     np.testing.assert_allclose(widget.feature_maps("conv"), expected, atol=1e-5)

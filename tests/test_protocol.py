@@ -107,7 +107,19 @@ def build_fixture() -> dict:
                 ]
                 assert progress, f"the {key} tab sends a picture before its final result"
                 recorded[f"{key}_progress"] = progress[0]
-        recorded["pending"] = next(m for m in messages if m["type"] == "pending")
+        # A "pending" goes to a request not answered at once: one held at the forward pass.
+        from cnnviz_widget import explorer as explorer_module
+
+        delay, explorer_module.PENDING_AFTER_S = explorer_module.PENDING_AFTER_S, 0.0
+        try:
+            with explorer.session._pass_lock, explorer.hold_trait_notifications():
+                explorer.view, explorer.layer, explorer.sample = "activations", "conv2d", 2
+        finally:
+            explorer_module.PENDING_AFTER_S = delay
+        recorded["pending"] = next(
+            m for m in messages if m["type"] == "pending" and m["id"] == explorer._latest
+        )
+        _wait_final(messages, cond, explorer._latest)
         before = len(messages)
         explorer.set_state({"sample": 7})  # from the browser: out of range, rolled back
         recorded["rejected"] = next(m for m in messages[before:] if m["type"] == "rejected")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import io
 import random
-import threading
 import time
 import weakref
 
@@ -50,29 +49,26 @@ def _small_cnn(keras, size=(16, 16, 1), name=None):
     return keras.Model(x, out, name=name)
 
 
-def _workers() -> int:
-    return sum(t.name == "cnnviz-worker" and t.is_alive() for t in threading.enumerate())
-
-
 # ------------------------------------------------------------------ 1. nothing leaks
 def test_a_closed_explorer_its_caches_and_its_model_are_collected(keras):
-    before = _workers()
     model = _small_cnn(keras)
     explorer = LayerExplorer(model, np.random.default_rng(0).random((2, 16, 16, 1)))
     sent = _silent(explorer)
     explorer.layer = "c2"  # starts the worker thread
     explorer.view = "gradcam"
     _final(explorer, sent)
-    assert _workers() == before + 1
+    # This explorer's own worker (other tests' workers may be ending at the same time).
+    worker = explorer._worker
+    assert worker is not None
+    assert worker.name == "cnnviz-worker"
+    assert worker.is_alive()
     refs = [weakref.ref(explorer), weakref.ref(explorer.session), weakref.ref(model)]
     explorer.close()
     del explorer, sent, model
     gc.collect()
     assert [r() for r in refs] == [None, None, None]
-    deadline = time.monotonic() + 10
-    while _workers() > before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _workers() == before  # the worker thread ended with its explorer
+    worker.join(timeout=10)
+    assert not worker.is_alive()  # the worker thread ended with its explorer
 
 
 # ------------------------------------------------ 2. values from the browser are checked
@@ -206,7 +202,8 @@ def test_several_traits_changing_together_make_one_request(explorer):
     sent.clear()
     explorer.layer = "c2"  # resets channel and in_channel too
     time.sleep(0.3)
-    assert [c["type"] for c, _ in sent].count("pending") == 1
+    ids = {c["id"] for c, _ in sent if c["type"] in ("pending", "result", "error")}
+    assert len(ids) == 1
 
 
 # ------------------------------------------ 4. odd models: right answers or clear words

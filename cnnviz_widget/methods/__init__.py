@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from .._inputs import Preprocess
+from .._messages import Message
 from ..adapters import adapter_for
 from ..adapters.base import Adapter
 
@@ -36,10 +37,15 @@ def image_size(inputs: Sequence[np.ndarray]) -> tuple[int, int]:
     """``(H, W)`` of the first of ``inputs``, which must be a batch of images."""
     if inputs[0].ndim != 4:
         per_sample = tuple(int(d) for d in inputs[0].shape[1:])
+        shape = f"(N, {', '.join(map(str, per_sample))})"
         raise ValueError(
-            "A heatmap shows where in an image the evidence lies, so it needs image inputs "
-            f"(N, H, W, C); this model's input is not an image but {per_sample} values per "
-            f"sample (shape (N, {', '.join(map(str, per_sample))}))."
+            Message(
+                "not_image_input",
+                "A heatmap shows where in an image the evidence lies, so it needs image inputs "
+                f"(N, H, W, C); this model's input is not an image but {per_sample} values per "
+                f"sample (shape {shape}).",
+                shape=shape,
+            )
         )
     return int(inputs[0].shape[1]), int(inputs[0].shape[2])
 

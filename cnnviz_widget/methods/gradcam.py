@@ -19,6 +19,7 @@ import numpy as np
 from .._cache import BytesLRU
 from .._inputs import Preprocess
 from .._layers import LayerInfo, resolve_layer
+from .._messages import Message
 from . import (
     Adapter,
     Cancelled,
@@ -262,9 +263,12 @@ def _target_layer(layers: Sequence[LayerInfo], layer: str | LayerInfo | None) ->
         ]
         if not spatial:
             raise ValueError(
-                "Grad-CAM needs a layer whose output is a stack of 2-D maps (N, H, W, C), and "
-                "this model has none: every layer outputs a vector, so there is no map to "
-                "place over an image."
+                Message(
+                    "cam_no_maps",
+                    "Grad-CAM needs a layer whose output is a stack of 2-D maps (N, H, W, C), "
+                    "and this model has none: every layer outputs a vector, so there is no map "
+                    "to place over an image.",
+                )
             )
         return (maps or spatial)[-1]
     info = resolve_layer(layers, layer)
@@ -275,8 +279,14 @@ def _target_layer(layers: Sequence[LayerInfo], layer: str | LayerInfo | None) ->
 
 def _not_spatial(info: LayerInfo, shape: tuple[int | None, ...]) -> NoReturn:
     raise ValueError(
-        f"Grad-CAM needs a layer whose output is a stack of 2-D maps (N, H, W, C); the layer "
-        f"{info.name!r} ({info.type}) outputs shape {tuple(shape)}."
+        Message(
+            "cam_not_spatial",
+            f"Grad-CAM needs a layer whose output is a stack of 2-D maps (N, H, W, C); the "
+            f"layer {info.name!r} ({info.type}) outputs shape {tuple(shape)}.",
+            layer=repr(info.name),
+            type=info.type,
+            shape=tuple(shape),
+        )
     )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .._messages import Message
 from ..render import Picture, feature_map_picture
 from ._base import Request
 from .session import Session
@@ -17,7 +18,14 @@ def channel_picture(session: Session, request: Request, channel: int) -> Picture
     """One channel of the selected layer's feature maps (the linked view of a tile)."""
     activation = session.layer_output(request.sample, request.layer)
     if activation.ndim != 3 or not 0 <= channel < activation.shape[-1]:
-        raise ValueError(f"{request.layer!r} has no channel {channel}.")
+        raise ValueError(
+            Message(
+                "no_channel",
+                f"{request.layer!r} has no channel {channel}.",
+                layer=repr(request.layer),
+                channel=channel,
+            )
+        )
     picture = feature_map_picture(activation[..., channel : channel + 1])
     picture.caption = f"channel {channel} · " + picture.caption.split(" · ", 1)[-1]
     return picture

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from .._messages import Message
 from ..methods import min_max, resize_maps
 from ..methods.dataset import TopActivations, iter_top_activations
 from ..render import colorize, encode_png, grid_meta, opaque, tile_atlas
@@ -24,10 +25,11 @@ REDRAW_EVERY = 4
 #: Opacity of the channel's map over each image.
 OVERLAY_ALPHA = 0.45
 
-NO_DATASET = (
+NO_DATASET = Message(
+    "no_dataset",
     "No dataset to search: pass one as LayerExplorer(model, images, dataset=...) (an array of "
     "model inputs, a tf.data.Dataset, a torch DataLoader or any iterable of batches) to see "
-    "which of its images excite each channel most."
+    "which of its images excite each channel most.",
 )
 
 
@@ -37,13 +39,26 @@ def render(session: Session, request: Request) -> ViewResult:
     info = session.layer_info(request.layer)
     if info.kind == "input" or info.output_shape is None or len(info.output_shape) < 2:
         raise ValueError(
-            f"Examples need a layer with channels or units; {info.name!r} ({info.type}) "
-            f"outputs shape {info.output_shape}."
+            Message(
+                "examples_layer",
+                f"Examples need a layer with channels or units; {info.name!r} ({info.type}) "
+                f"outputs shape {info.output_shape}.",
+                layer=repr(info.name),
+                type=info.type,
+                shape=info.output_shape,
+            )
         )
     channel = max(0, int(request.option("channel")))
     channels = int(info.output_shape[-1] or 0)
     if channels and channel >= channels:
-        raise ValueError(f"channel must be between 0 and {channels - 1}, got {channel}.")
+        raise ValueError(
+            Message(
+                "examples_channel",
+                f"channel must be between 0 and {channels - 1}, got {channel}.",
+                max=channels - 1,
+                value=channel,
+            )
+        )
     top, done, total = session.examples.get(info.name, (None, 0, None))
     if top is None:
         steps = iter_top_activations(
@@ -60,7 +75,7 @@ def render(session: Session, request: Request) -> ViewResult:
                 partial = _result(session, request, top, channel, done, total, final=False)
                 session.on_progress(request, partial)
         if top is None:
-            raise ValueError("The dataset is empty: it gave no images.")
+            raise ValueError(Message("empty_dataset", "The dataset is empty: it gave no images."))
         session.examples[info.name] = (top, done, total)
     assert isinstance(top, TopActivations)
     return _result(session, request, top, channel, done, total, final=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._messages import Message
 from ..methods.maximize import maximize_filters
 from ..render import Picture, pattern_picture
 from ._base import Request, View, ViewResult
@@ -19,8 +20,14 @@ def render(session: Session, request: Request) -> ViewResult:
     channels = info.output_shape[-1] if info.output_shape else None
     if info.kind == "input" or not channels:
         raise ValueError(
-            f"Filter patterns need a layer with channels or units; {info.name!r} ({info.type}) "
-            f"outputs shape {info.output_shape}."
+            Message(
+                "filters_layer",
+                f"Filter patterns need a layer with channels or units; {info.name!r} "
+                f"({info.type}) outputs shape {info.output_shape}.",
+                layer=repr(info.name),
+                type=info.type,
+                shape=info.output_shape,
+            )
         )
     indices = list(range(min(int(request.option("filter_count")), int(channels))))
     input_range = session.input_range()

@@ -15,6 +15,7 @@ import numpy as np
 
 from .._cache import BytesLRU
 from .._layers import LayerInfo, resolve_layer
+from .._messages import Message
 from ..adapters.base import Adapter
 from ..methods.gradcam import CamCache
 from ._base import Request, ViewResult
@@ -128,14 +129,22 @@ class Session:
 
     def sample_inputs(self, sample: int) -> list[np.ndarray]:
         if self.inputs is None:
-            raise ValueError("No images to explain: pass them as LayerExplorer(model, images).")
+            raise ValueError(
+                Message(
+                    "no_images", "No images to explain: pass them as LayerExplorer(model, images)."
+                )
+            )
         return [x[sample : sample + 1] for x in self.inputs]
 
     def sample_activations(self, sample: int) -> dict[str, np.ndarray]:
         """Every layer's output for one sample, from one forward pass, cached."""
         if self.inputs is None:
             raise ValueError(
-                "No images to show feature maps for: pass them as LayerExplorer(model, images)."
+                Message(
+                    "no_images",
+                    "No images to show feature maps for: pass them as "
+                    "LayerExplorer(model, images).",
+                )
             )
         with self._pass_lock:  # two requests for one sample must not run two passes
             cached = self.activation_cache.get(sample)
@@ -151,8 +160,12 @@ class Session:
         outputs = self.sample_activations(sample)
         if layer not in outputs:
             raise ValueError(
-                f"{layer!r} is not called by the model's forward pass (a container or an "
-                "unused module), so it has no output to draw; pick one of its layers."
+                Message(
+                    "not_called",
+                    f"{layer!r} is not called by the model's forward pass (a container or an "
+                    "unused module), so it has no output to draw; pick one of its layers.",
+                    layer=repr(layer),
+                )
             )
         return outputs[layer][0]
 
@@ -229,9 +242,14 @@ class Session:
         missing = [i for i in wanted if i not in found]
         if missing:
             raise ValueError(
-                f"The dataset gave different images on a second pass (rows {missing[:3]} are "
-                "gone): the Examples tab reads it twice; pass an array or a re-iterable "
-                "dataset (tf.data.Dataset, DataLoader), not a one-shot generator."
+                Message(
+                    "dataset_changed",
+                    f"The dataset gave different images on a second pass (rows {missing[:3]} "
+                    "are gone): the Examples tab reads it twice; pass an array or a "
+                    "re-iterable dataset (tf.data.Dataset, DataLoader), not a one-shot "
+                    "generator.",
+                    rows=missing[:3],
+                )
             )
         return np.stack([found[i] for i in wanted])
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .._messages import Message
 from ..methods.weights import bias_values, weight_histogram
 from ..render import (
     WEIGHTS_CMAP,
@@ -106,8 +107,14 @@ def render(session: Session, request: Request) -> ViewResult:
         tiles = int(kernel.shape[-1]) if matrix else int(trained.meta["channels"])
         if channel >= tiles:
             raise ValueError(
-                f"channel must be -1 (none) or a filter of {request.layer!r}, 0 to {tiles - 1}; "
-                f"got {channel}."
+                Message(
+                    "weights_channel",
+                    f"channel must be -1 (none) or a filter of {request.layer!r}, 0 to "
+                    f"{tiles - 1}; got {channel}.",
+                    layer=repr(request.layer),
+                    max=tiles - 1,
+                    value=channel,
+                )
             )
         detail = filter_detail(
             kernel,

@@ -55,6 +55,8 @@ export class LayerList {
   #filter: TreeFilter | null = null;
   #selected = "";
   #lang: Lang = "en";
+  /** The row to scroll to at the next frame (one pending reveal at a time). */
+  #revealing: HTMLElement | null = null;
 
   constructor(options: LayerListOptions) {
     this.#options = options;
@@ -288,8 +290,27 @@ export class LayerList {
     this.#syncRows();
   }
 
-  /** Scrolls only the list itself: scrollIntoView would also scroll the notebook. */
+  /**
+   * Scrolls only the list itself (scrollIntoView would also scroll the notebook), just
+   * before the next frame: reading positions right after changing the rows would make the
+   * browser lay out the whole page at once, on every click.
+   */
   #reveal(node: HTMLElement): void {
+    if (typeof requestAnimationFrame !== "function") {
+      this.#revealNow(node);
+      return;
+    }
+    const first = this.#revealing === null;
+    this.#revealing = node;
+    if (!first) return;
+    requestAnimationFrame(() => {
+      const target = this.#revealing;
+      this.#revealing = null;
+      if (target && target.isConnected && !target.hidden) this.#revealNow(target);
+    });
+  }
+
+  #revealNow(node: HTMLElement): void {
     const box = this.#scroll;
     const head = this.#head.offsetHeight;
     // .cnnviz-layers is position: relative, so offsetTop is measured from it.

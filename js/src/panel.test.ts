@@ -113,6 +113,36 @@ describe("result panel", () => {
     expect(p.querySelector("[data-role=error]")?.hasAttribute("hidden")).toBe(true);
   });
 
+  it("says a kernel error and a refused value in Korean, from their codes", async () => {
+    const model = new FakeModel({ layers: LAYERS, layer: "conv1", lang: "ko" });
+    const { root } = await mountOne(model);
+    model.emitCustom({
+      type: "error",
+      id: 4,
+      layer: "conv1",
+      view: "activations",
+      sample: 0,
+      message: "'conv1' has no channel 9.",
+      code: "no_channel",
+      params: { layer: "'conv1'", channel: 9 },
+    });
+    const error = panel(root).querySelector("[data-role=error]");
+    expect(error?.textContent).toBe("'conv1'에는 채널 9이(가) 없습니다.");
+    model.emitCustom({
+      type: "rejected",
+      trait: "sample",
+      value: 7,
+      message: "sample must be between 0 and 2, got 7.",
+      code: "sample_range",
+      params: { max: 2, value: 7 },
+    });
+    const notice = root.querySelector("[data-role=notice]");
+    expect(notice?.textContent).toBe("sample은 0부터 2 사이여야 하는데 7입니다.");
+    // In English the kernel's own words; back in Korean the notice follows the language.
+    model.set("lang", "en");
+    expect(notice?.textContent).toBe("sample must be between 0 and 2, got 7.");
+  });
+
   it("renders the snapshot when there are no live messages, without asking the kernel", async () => {
     const snapshot = {
       ...resultMessage(7, "conv2", { caption: "saved maps", image: imageMeta({ rows: 2 }) }),
@@ -197,6 +227,33 @@ describe("result panel", () => {
     // Back to what the picture was made with: nothing left to wait for on screen.
     model.set("channel", -1);
     expect(p.querySelector("[data-role=loading]")?.hasAttribute("hidden")).toBe(true);
+  });
+
+  it("covers a picture made with other options before any pending arrives", async () => {
+    // The kernel sends "pending" only for answers that take a while: until the new picture
+    // comes, the one on screen (made for channel -1) must not pass for the answer.
+    const weights = (id: number, channel: number): Record<string, unknown> =>
+      resultMessage(id, "conv1", {
+        view: "weights",
+        options: { in_channel: 0, rgb: false, channel },
+        image: imageMeta({ kind: "kernels", role: "trained" }),
+      });
+    const model = new FakeModel({
+      layers: LAYERS,
+      layer: "conv1",
+      view: "weights",
+      views: ["activations", "weights"],
+    });
+    const { root } = await mountOne(model);
+    const p = panel(root);
+    model.emitCustom(weights(1, -1), [pngBytes(1)]);
+    expect(p.dataset.state).toBe("ready");
+    model.set("channel", 3);
+    expect(p.dataset.state).toBe("loading");
+    expect(p.querySelector(".cnnviz-figure")?.classList.contains("is-stale")).toBe(true);
+    model.emitCustom(weights(2, 3), [pngBytes(2)]);
+    expect(p.dataset.state).toBe("ready");
+    expect(p.querySelector(".cnnviz-figure")?.classList.contains("is-stale")).toBe(false);
   });
 
   it("leaves a picture still being improved uncovered, and covers it once it is old", async () => {

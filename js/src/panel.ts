@@ -7,6 +7,7 @@ import { ExamplesView } from "./examplesView";
 import { FiltersView } from "./filtersView";
 import { h, setAttrs } from "./dom";
 import { GradcamView, SaliencyView } from "./explainViews";
+import { errorText } from "./errorStrings";
 import { t } from "./i18n";
 import { type Lang, VIEW_OPTIONS } from "./protocol";
 import type { Display, StoredResult } from "./state";
@@ -72,6 +73,24 @@ export function showsCurrent(
   return names.every((name) => result.options[name] === chosen[name]);
 }
 
+/**
+ * `display`, unless it shows a finished picture made with other options than those chosen
+ * now: then a newer request is on its way (the kernel announces only answers that take a
+ * while), and the picture is shown dimmed, as for a "pending" message.
+ */
+export function outdated(display: Display, view: string, traits: ViewTraits): Display {
+  const result = display.result;
+  if (display.state !== "ready" || !result) return display;
+  const names: readonly string[] =
+    view in VIEW_OPTIONS ? VIEW_OPTIONS[view as keyof typeof VIEW_OPTIONS] : [];
+  const chosen: Record<string, unknown> = { ...traits };
+  // Only options the result names count: a saved page's older snapshot must not load forever.
+  const differs = names.some(
+    (name) => name in result.options && result.options[name] !== chosen[name],
+  );
+  return differs ? { ...display, state: "loading", stale: true } : display;
+}
+
 export class ResultPanel {
   readonly element: HTMLDivElement;
   readonly #title: HTMLElement;
@@ -89,6 +108,8 @@ export class ResultPanel {
   #view: ResultView | null = null;
   #kind = "";
   #state: Display["state"] = "loading";
+  /** The figure's content width as the ResizeObserver last reported it. */
+  #width: number | undefined;
 
   constructor(signal: AbortSignal, set: SetTrait = () => undefined) {
     this.element = h("div", { class: "cnnviz-panel", "data-panel": "", role: "tabpanel" });
@@ -112,7 +133,14 @@ export class ResultPanel {
     this.#signal = signal;
     this.#set = set;
     if (typeof ResizeObserver !== "undefined") {
-      this.#observer = new ResizeObserver(() => this.#fit());
+      // The figure's width comes from here, not from reading `clientWidth` after each
+      // update: that read makes the browser lay out the whole page (JupyterLab's too) at
+      // once, several milliseconds on every click.
+      this.#observer = new ResizeObserver((entries) => {
+        const box = entries[entries.length - 1]?.contentRect;
+        if (box) this.#width = box.width;
+        this.#fit();
+      });
       this.#observer.observe(this.#figure);
     }
   }
@@ -122,7 +150,8 @@ export class ResultPanel {
     return this.#state;
   }
 
-  update({ layer, view, lang, display, traits }: PanelUpdate): void {
+  update({ layer, view, lang, display: given, traits }: PanelUpdate): void {
+    const display = outdated(given, view, traits);
     const { state, result } = display;
     this.#state = state;
     setAttrs(this.element, {
@@ -139,7 +168,12 @@ export class ResultPanel {
 
     this.#error.hidden = state !== "error";
     const fallback = t(lang, display.reason === "noImage" ? "noImage" : "error");
-    this.#error.textContent = state === "error" ? display.message || fallback : "";
+    this.#error.textContent =
+      state === "error" && display.message
+        ? errorText(lang, display.message, display.code)
+        : state === "error"
+          ? fallback
+          : "";
     // A picture that is already right (the kernel is only confirming it) gets no overlay.
     const confirming = state === "loading" && display.stale && showsCurrent(result, view, traits);
     // Unchanged text is left alone so screen readers do not announce the status again.
@@ -209,7 +243,7 @@ export class ResultPanel {
   }
 
   #fit(): void {
-    const width = this.#figure.clientWidth;
+    const width = this.#width ?? this.#figure.clientWidth;
     if (width > 0) this.#view?.fit(width);
   }
 }

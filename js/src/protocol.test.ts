@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { NOTE_KEYS, warningsFor } from "./captions";
+import { ERROR_STRINGS, errorText, rejectedText } from "./errorStrings";
 import { t } from "./i18n";
 import {
   CAM_METHODS,
@@ -15,6 +16,7 @@ import {
   parseKernelMessage,
   parseRejected,
   readImageMeta,
+  type RejectedMessage,
   SYNCED_TRAITS,
   VIEW_OPTIONS,
   VIEWS,
@@ -58,6 +60,27 @@ describe("the shared lists equal the kernel's", () => {
       const text = t("ko", NOTE_KEYS[code as keyof typeof NOTE_KEYS], values);
       expect(text).not.toMatch(/\{\w+\}/); // every placeholder filled
     }
+  });
+});
+
+describe("error codes", () => {
+  it("every error code is translated, with the values it carries", () => {
+    const codes = lists.error_codes as Record<string, string[]>;
+    for (const table of Object.values(ERROR_STRINGS)) {
+      expect(Object.keys(table).sort()).toEqual(Object.keys(codes).sort());
+    }
+    for (const [code, params] of Object.entries(codes)) {
+      const values = Object.fromEntries(params.map((p) => [p, 7]));
+      const text = errorText("ko", "English", { code, params: values });
+      expect(text).not.toMatch(/\{\w+\}/); // every placeholder filled
+      expect(text).not.toContain("English");
+    }
+  });
+
+  it("a message without a code keeps its text inside a Korean sentence", () => {
+    expect(errorText("ko", "ResourceExhaustedError: OOM")).toBe(
+      "계산하지 못했습니다: ResourceExhaustedError: OOM",
+    );
   });
 });
 
@@ -116,7 +139,25 @@ describe("real messages parse with the frontend's own code", () => {
     store.subscribe((key) => heard.push(key));
     store.receive(rejected);
     expect(heard).toEqual([NOTICE]);
-    expect(store.notice).toMatch(/sample must be between 0 and 2/);
+    expect(store.notice?.message).toMatch(/sample must be between 0 and 2/);
+    expect(Object.keys(parseRejected(rejected) ?? {}).sort()).toEqual(Object.keys(rejected).sort());
+  });
+
+  it("errors and refusals are said in Korean, from their codes", () => {
+    const error = messages.error as Raw;
+    const parsed = parseKernelMessage(wire(error));
+    expect(parsed?.type).toBe("error");
+    if (parsed?.type !== "error") return;
+    expect(parsed.code).toBe("no_weights");
+    expect(errorText("en", parsed.message, parsed)).toBe(error.message);
+    const korean = errorText("ko", parsed.message, parsed);
+    expect(korean).toContain("가중치");
+    expect(korean).toContain(String(parsed.params?.layer));
+    const rejected = parseRejected(messages.rejected as Raw);
+    expect(rejected?.code).toBe("sample_range");
+    expect(rejectedText("ko", rejected as RejectedMessage)).toBe(
+      "sample은 0부터 2 사이여야 하는데 7입니다.",
+    );
   });
 
   it("warnings of real results translate", () => {

@@ -134,13 +134,22 @@ export interface ResultMessage extends Addressed {
   data: Record<string, unknown>;
 }
 
-export interface ErrorMessage extends Addressed {
+/**
+ * The code and values of a message the kernel raised as a `Message` (`ERROR_CODES` in
+ * Python), so it can be said in another language than the English `message`.
+ */
+export interface MessageCode {
+  code?: string;
+  params?: Record<string, string | number>;
+}
+
+export interface ErrorMessage extends Addressed, MessageCode {
   type: typeof ERROR;
   message: string;
 }
 
 /** A trait value set here that the kernel refused; the trait keeps its previous value. */
-export interface RejectedMessage {
+export interface RejectedMessage extends MessageCode {
   type: typeof REJECTED;
   trait: string;
   value: unknown;
@@ -234,6 +243,16 @@ export function readWarningCodes(value: unknown): (Record<string, unknown> | nul
       ? (code as Record<string, unknown>)
       : null,
   );
+}
+
+/** `code` and `params` of an error or a refusal; nothing when the message has none. */
+export function readMessageCode(raw: Record<string, unknown>): MessageCode {
+  if (typeof raw.code !== "string") return {};
+  const params: Record<string, string | number> = {};
+  for (const [name, value] of Object.entries(readRecord(raw.params))) {
+    if (typeof value === "string" || finite(value)) params[name] = value;
+  }
+  return { code: raw.code, params };
 }
 
 /** Selection key of a request: results are stored and matched by it. */
@@ -382,7 +401,12 @@ export function parseKernelMessage(raw: unknown): KernelMessage | null {
       };
     }
     case ERROR:
-      return { type: ERROR, ...base, message: String(raw.message ?? "") };
+      return {
+        type: ERROR,
+        ...base,
+        message: String(raw.message ?? ""),
+        ...readMessageCode(raw),
+      };
     default:
       return null;
   }
@@ -396,5 +420,6 @@ export function parseRejected(raw: unknown): RejectedMessage | null {
     trait: raw.trait,
     value: raw.value,
     message: typeof raw.message === "string" ? raw.message : "",
+    ...readMessageCode(raw),
   };
 }

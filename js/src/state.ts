@@ -6,13 +6,16 @@ import {
   ERROR,
   type ImageMeta,
   type KernelMessage,
+  type MessageCode,
   PENDING,
   parseKernelMessage,
   parseRejected,
   readImages,
+  readMessageCode,
   readRecord,
   readWarningCodes,
   selectionKey,
+  type RejectedMessage,
   type Snapshot,
   toBytes,
 } from "./protocol";
@@ -73,6 +76,8 @@ export interface Entry {
   /** Newest image for this key; kept while a newer request is pending so it can be shown dimmed. */
   result?: StoredResult;
   error?: string;
+  /** The error's code and values, to say it in another language than English. */
+  errorCode?: MessageCode;
   /** Why the browser itself turned the answer into an error; the panel words it. */
   reason?: ErrorReason;
 }
@@ -89,6 +94,8 @@ export interface Display {
   /** The image belongs to an older request for this key (or is unfinished): draw it dimmed. */
   stale: boolean;
   message?: string;
+  /** The error's code and values (see `errorText`). */
+  code?: MessageCode;
   reason?: ErrorReason;
 }
 
@@ -107,7 +114,7 @@ export class ResultStore {
   readonly #listeners = new Set<Listener>();
   readonly #refreshed = new Set<string>();
   readonly #maxResults: number;
-  #notice: string | null = null;
+  #notice: RejectedMessage | null = null;
 
   constructor(maxResults = MAX_RESULTS) {
     this.#maxResults = maxResults;
@@ -136,8 +143,8 @@ export class ResultStore {
     return () => this.#listeners.delete(listener);
   }
 
-  /** The kernel's last word on a refused trait value (one line for the panel), or null. */
-  get notice(): string | null {
+  /** The kernel's last word on a refused trait value (`rejectedText` words it), or null. */
+  get notice(): RejectedMessage | null {
     return this.#notice;
   }
 
@@ -151,7 +158,7 @@ export class ResultStore {
   receive(raw: unknown, buffers: readonly unknown[] = []): boolean {
     const rejected = parseRejected(raw);
     if (rejected !== null) {
-      this.#notice = rejected.message;
+      this.#notice = rejected;
       for (const listener of this.#listeners) listener(NOTICE);
       return true;
     }
@@ -175,7 +182,7 @@ export class ResultStore {
       return { id: msg.id, status: "pending", result: prev?.result };
     }
     if (msg.type === ERROR) {
-      return { id: msg.id, status: "error", error: msg.message };
+      return { id: msg.id, status: "error", error: msg.message, errorCode: codeOf(msg) };
     }
     if (sameRequest && (prev?.status === "ready" || prev?.status === "error")) return null;
     const paired = pairImages(msg.images, buffers);
@@ -213,6 +220,10 @@ export class ResultStore {
   }
 }
 
+function codeOf(msg: MessageCode): MessageCode {
+  return msg.code === undefined ? {} : { code: msg.code, params: msg.params };
+}
+
 function evictOldest<V>(map: Map<string, V>, limit: number): void {
   for (const key of map.keys()) {
     if (map.size <= limit) return;
@@ -247,7 +258,12 @@ function readSnapshot(snapshot: Snapshot, key: string): Entry | undefined {
   const id = typeof snapshot.id === "number" ? snapshot.id : -1;
   const raw: Record<string, unknown> = snapshot;
   if (raw.type === ERROR) {
-    return { id, status: "error", error: String(raw.message ?? "") };
+    return {
+      id,
+      status: "error",
+      error: String(raw.message ?? ""),
+      errorCode: readMessageCode(raw),
+    };
   }
   const metas = readImages(raw);
   const paired = pairImages(metas, Array.isArray(raw.pngs) ? raw.pngs : []);
@@ -284,7 +300,13 @@ export function resolveDisplay(
   const entry = live ?? saved;
   switch (entry?.status) {
     case "error":
-      return { state: "error", stale: false, message: entry.error, reason: entry.reason };
+      return {
+        state: "error",
+        stale: false,
+        message: entry.error,
+        code: entry.errorCode,
+        reason: entry.reason,
+      };
     case "ready":
       return { state: "ready", result: entry.result, stale: false };
     case "partial":

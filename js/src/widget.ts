@@ -2,6 +2,7 @@
 
 import type { AnyModel, Initialize, Render } from "@anywidget/types";
 import { h, uniqueId } from "./dom";
+import { rejectedText } from "./errorStrings";
 import { GraphView } from "./graphView";
 import { t, toLang } from "./i18n";
 import { LayerList } from "./layerList";
@@ -106,10 +107,25 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
   const controller = new AbortController();
   const { signal } = controller;
   const idPrefix = uniqueId("cnnviz");
+  // A choice made here goes to the kernel before the page redraws for it: the listeners the
+  // change fires wait until `save_changes` has sent it, so the kernel starts while the page
+  // draws the new selection (several milliseconds in a big JupyterLab page).
+  let held: Set<() => void> | null = null;
+  const gated = (callback: () => void) => (): void => {
+    if (held) held.add(callback);
+    else callback();
+  };
   const choose = <K extends Choosable>(key: K, value: Traits[K]): void => {
     store.clearNotice();
-    model.set(key, value);
-    model.save_changes();
+    const waiting = new Set<() => void>();
+    held = waiting;
+    try {
+      model.set(key, value);
+      model.save_changes();
+    } finally {
+      held = null;
+      for (const callback of waiting) callback();
+    }
   };
   const refresh = (): void => {
     const message: RefreshMessage = { type: REFRESH };
@@ -223,6 +239,7 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
     onLayers();
     onSamples();
     onViews();
+    showNotice();
   };
 
   const listeners: [string, () => void][] = [
@@ -242,8 +259,9 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
   ];
   for (const [event, callback] of listeners) model.on(event, callback);
   const showNotice = (): void => {
-    notice.textContent = store.notice ?? "";
-    notice.hidden = store.notice === null;
+    const refused = store.notice;
+    notice.textContent = refused ? rejectedText(readSelection(model).lang, refused) : "";
+    notice.hidden = refused === null;
   };
   const unsubscribe = store.subscribe((key) => {
     if (key === NOTICE) {
