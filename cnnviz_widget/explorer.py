@@ -593,6 +593,8 @@ class LayerExplorer(anywidget.AnyWidget):
             return
         self._last_selection = selection
         request = self._new_request()
+        if self._serve_quick(request):
+            return
         if PENDING_AFTER_S <= 0:
             self.send(protocol.pending(request))
         else:
@@ -612,6 +614,27 @@ class LayerExplorer(anywidget.AnyWidget):
     def _is_stale(self, request: Request) -> bool:
         return request.id != self._latest
 
+    def _serve_quick(self, request: Request) -> bool:
+        """Answer ``request`` here and now if it needs no pass through the model (a picture
+        drawn before, feature maps of a sample already passed forward); whether it did.
+
+        The thread that heard of the selection (the kernel's, for a click) answers at once:
+        handing the request to the worker would cost a thread switch, and the worker may
+        wait for the interpreter lock while this thread finishes, both more than drawing
+        a small layer.  Everything else, and anything that fails here, goes to the worker.
+        """
+        try:
+            # Beside the worker, which may still be busy with an older request (whose answer
+            # will be dropped): both only read the session's caches, which lock themselves.
+            result = self._session.compute_quick(request)
+        except Exception:
+            _log.debug("quick answer failed, the worker retries:\n%s", traceback.format_exc())
+            return False
+        if result is None:
+            return False
+        self._finish(request, result, send=True)
+        return True
+
     def _serve(self, request: Request, *, send: bool = True) -> None:
         """Compute one request and deliver it; errors become an error message."""
         try:
@@ -623,6 +646,10 @@ class LayerExplorer(anywidget.AnyWidget):
             _log.debug("request %s failed:\n%s", request, traceback.format_exc())
             self._deliver(protocol.error(request, _describe(error)), None, send=send)
             return
+        self._finish(request, result, send=send)
+
+    def _finish(self, request: Request, result: ViewResult, *, send: bool) -> None:
+        """Deliver ``result`` unless a newer request superseded ``request``."""
         if self._is_stale(request):
             return
         if self._input_notes:

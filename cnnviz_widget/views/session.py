@@ -146,6 +146,9 @@ class Session:
                     "LayerExplorer(model, images).",
                 )
             )
+        cached = self.activation_cache.get(sample)  # the cache is thread-safe itself
+        if cached is not None:
+            return cached
         with self._pass_lock:  # two requests for one sample must not run two passes
             cached = self.activation_cache.get(sample)
             if cached is None:
@@ -212,6 +215,22 @@ class Session:
             result = view.render(self, request)
             self.result_cache.put(key, result)
         return result
+
+    def compute_quick(self, request: Request) -> ViewResult | None:
+        """The result for ``request`` if it needs no pass through the model: drawn before
+        (the result cache), or feature maps drawn from the sample's cached activations (a
+        picture of at most ``MAX_ATLAS_SIDE`` pixels a side).  None for anything else."""
+        from . import VIEWS
+
+        view = VIEWS[request.view]
+        layer = request.layer if view.per_layer else None
+        key = (view.name, layer, request.sample, request.options)
+        result = self.result_cache.get(key)
+        if result is not None:
+            return result
+        if view.name != "activations" or self.activation_cache.get(request.sample) is None:
+            return None
+        return self.compute(request)
 
     def clear(self) -> None:
         """Forget everything computed (after the model's weights changed)."""
