@@ -141,6 +141,18 @@ def test_pending_goes_only_to_answers_that_take_a_while(explorer, monkeypatch):
     assert kinds.index(("pending", slow)) < kinds.index(("result", slow))
 
 
+def test_feature_maps_of_a_passed_sample_are_answered_at_once_even_while_a_pass_runs(explorer):
+    recorder = Recorder(explorer)
+    # The forward-pass lock is held, as by the worker passing another sample forward: the
+    # feature maps of sample 0, whose activations are cached, still come back before the
+    # assignment returns, on this thread.
+    with explorer.session._pass_lock:
+        explorer.layer = "pool_a"
+        (result,) = recorder.of_type("result")
+    assert (result["layer"], result["id"]) == ("pool_a", explorer._latest)
+    assert recorder.of_type("pending") == []
+
+
 def test_one_forward_pass_per_sample_serves_every_layer(explorer, monkeypatch):
     recorder = Recorder(explorer)
     passes = []
