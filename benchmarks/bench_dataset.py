@@ -207,10 +207,11 @@ def main() -> None:
     n = len(images)
 
     print(f"# top_activations on the digits CNN, {n:,} bundled digits, batch {BATCH}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"{datetime.datetime.now():%Y-%m-%dT%H:%M}, {platform.platform()}, "
-        f"{os.cpu_count()} CPUs, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-        f"medians of {repeats} runs\n"
+        f"{os.cpu_count()} CPUs (load average {load} at the start), TensorFlow "
+        f"{tf.__version__}, Keras {keras.__version__}, medians of {repeats} runs\n"
     )
     print("| layers | bare passes | scan | scan / bare throughput | target | pass |")
     print("|---|---:|---:|---:|---|:-:|")

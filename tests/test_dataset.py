@@ -202,13 +202,18 @@ def test_several_layers_from_one_pass(model, data, monkeypatch):
     images, labels = data
     adapter = adapter_for(model)
     passes = []
-    original = adapter.activations
+    # The Keras adapter reduces the maps in TensorFlow (channel_values); an adapter without
+    # it gives the maps (activations).  Either way: one pass per batch for every layer.
+    for method in ("activations", "channel_values"):
+        original = getattr(adapter, method, None)
+        if original is None:
+            continue
 
-    def counting(inputs, names):
-        passes.append(tuple(names))
-        return original(inputs, names)
+        def counting(inputs, names, *rest, original=original):
+            passes.append(tuple(names))
+            return original(inputs, names, *rest)
 
-    monkeypatch.setattr(adapter, "activations", counting)
+        monkeypatch.setattr(adapter, method, counting)
     stream = uneven_batches(images, labels, [64] * 4 + [44])  # a generator: one pass only
     result = top_activations(model, stream, ["conv2d", "conv2d_1", "dense"], k=3, progress=False)
     assert list(result) == ["conv2d", "conv2d_1", "dense"]
@@ -273,6 +278,100 @@ def test_channel_values_are_the_mean_and_max_over_positions(shape):
     np.testing.assert_array_equal(channel_values(maps, "max"), maps.max(axis=axes))
     dense = maps.reshape(shape[0], -1)
     np.testing.assert_array_equal(channel_values(dense), dense)
+
+
+LAYERS = ["conv2d", "max_pooling2d", "conv2d_1", "flatten", "dense", "dense_1"]
+
+
+def assert_channel_values(got, acts, reduce):
+    """The adapter's values against numpy on the full activations: float64 mean, exact max."""
+    assert got.dtype == np.float32
+    axes = tuple(range(1, acts.ndim - 1))
+    if reduce == "max" or acts.ndim == 2:
+        np.testing.assert_array_equal(got, acts.max(axis=axes) if axes else acts)
+    else:
+        # Float32 round-off, of the values summed where signs cancel.
+        scale = float(np.nanmax(np.abs(acts)))
+        want = acts.astype(np.float64).mean(axis=axes)
+        np.testing.assert_allclose(got, want, rtol=2e-7, atol=1e-7 * scale)
+        np.testing.assert_allclose(got, channel_values(acts), rtol=1e-6, atol=1e-6 * scale)
+
+
+@pytest.mark.parametrize("reduce", ["mean", "max"])
+def test_keras_channel_values_equal_numpy_on_the_activations(model, data, reduce):
+    # The maps never leave TensorFlow: only (N, C) per layer, from one pass.
+    # Against the activations of the same batch: a layer's output for an image may differ
+    # in the last bit with the batch it is computed in (oneDNN picks by batch size).
+    images, _ = data
+    adapter = adapter_for(model)
+    for batch in (images[:130], images[:1], images[130:195]):
+        acts = adapter.activations([batch], LAYERS)
+        got = adapter.channel_values([batch], LAYERS, reduce)
+        assert list(got) == LAYERS
+        for name in LAYERS:
+            assert got[name].shape == (len(batch), acts[name].shape[-1]), name
+            assert_channel_values(got[name], acts[name], reduce)
+
+
+@pytest.mark.parametrize("reduce", ["mean", "max"])
+def test_keras_channel_values_of_1d_3d_and_unsized_maps(keras, reduce):
+    rng = np.random.default_rng(8)
+    cases = []
+    x = keras.Input((40, 3))
+    cases.append((keras.Model(x, keras.layers.Conv1D(5, 3, name="c")(x)), (40, 3)))
+    x = keras.Input((6, 7, 5, 2))
+    cases.append((keras.Model(x, keras.layers.Conv3D(4, 2, name="c")(x)), (6, 7, 5, 2)))
+    x = keras.Input((None, None, 3))  # the pass is traced per input size: 9x11, then 16x5
+    cases.append((keras.Model(x, keras.layers.Conv2D(6, 3, name="c")(x)), (9, 11, 3)))
+    cases.append((cases[-1][0], (16, 5, 3)))
+    for net, shape in cases:
+        images = rng.standard_normal((7, *shape)).astype(np.float32)
+        images[2, 1] = np.nan  # a NaN reaches image 2's maps: its mean and max are NaN
+        adapter = adapter_for(net)
+        acts = adapter.activations([images], ["c"])["c"]
+        got = adapter.channel_values([images], ["c"], reduce)["c"]
+        assert np.isnan(got[2]).any()
+        assert not np.isnan(np.delete(got, 2, axis=0)).any()
+        assert_channel_values(got, acts, reduce)
+
+
+def test_nan_images_rank_last_and_ties_keep_index_order(keras, data):
+    # Linear layers carry a NaN image's NaN into all its values (a ReLU would make them 0),
+    # ranked as -inf.  Images 0, 7, 50 and 99 are NaN; 10, 30, 31 and 90 are copies of 20,
+    # so they tie exactly.  k = 118 of 120 keeps two of the NaN images, the first by index.
+    x = keras.Input((28, 28, 1))
+    h = keras.layers.Conv2D(8, 3, name="conv")(x)
+    net = keras.Model(x, keras.layers.Dense(6, name="fc")(keras.layers.Flatten()(h)))
+    images, _ = data
+    images = images[:120].copy()
+    images[[0, 7, 50, 99]] = np.nan
+    images[[10, 30, 31, 90]] = images[20]
+    for name in ("conv", "fc"):
+        result = top_activations(net, images, name, k=118, batch_size=16, progress=False)
+        sub = keras.Model(net.inputs, net.get_layer(name).output)
+        acts = sub.predict(images, verbose=0)
+        values = acts.astype(np.float64).mean(axis=(1, 2)) if acts.ndim == 4 else acts
+        values = np.where(np.isnan(values), -np.inf, values).astype(np.float32)
+        indices, _ = ranked(values, 118)
+        np.testing.assert_array_equal(result.indices, indices)
+        np.testing.assert_array_equal(result.indices[:, -2:], [[0, 7]] * len(indices))
+        assert np.isnan(result.values[:, -2:]).all()
+        assert not np.isnan(result.values[:, :-2]).any()
+
+
+def test_merging_every_few_batches_or_after_each_gives_the_same(model, data, monkeypatch):
+    from cnnviz_widget.methods import dataset
+
+    images, _ = data
+    want = brute_force(model, images, "conv2d", 6)
+    steps = list(iter_top_activations(model, images, "conv2d", k=6, batch_size=8))
+    for step in steps[::9]:  # each step is the best of the images scanned so far
+        assert_matches(step.result, brute_force(model, images[: step.done], "conv2d", 6))
+    for pending in (1, 100, 2**16):  # values held between merges
+        monkeypatch.setattr(dataset, "PENDING_VALUES", pending)
+        result = top_activations(model, images, "conv2d", k=6, batch_size=8, progress=False)
+        assert_matches(result, want)
+        np.testing.assert_array_equal(result.values, steps[-1].result.values)
 
 
 # ------------------------------------------------------------------------------ progress

@@ -8,6 +8,13 @@ kernels ``(kh, kw, in, out)``, dense kernels ``(in, out)``.  See ``docs/architec
 The registry (``adapters/__init__.py``) finds an adapter by duck typing; a framework is
 imported only when a model of it is passed.  ``tests/test_adapter_contract.py`` runs one
 contract suite against every adapter.
+
+Beyond :class:`Adapter`, an adapter may offer optional methods, described by their own
+protocols (not members of ``Adapter``, so an adapter without them is still one); callers
+look for them with ``getattr`` and fall back on the required methods:
+
+- :class:`ChannelValues` (the Keras adapter has it): a dataset scan's per-channel values,
+  reduced in the framework.  Without it, ``methods.dataset`` reduces ``activations``.
 """
 
 from __future__ import annotations
@@ -128,4 +135,23 @@ class Adapter(Protocol):
 
     def layer_input(self, name: str) -> int:
         """The index of the first model input the layer's output depends on (0 for one)."""
+        ...
+
+
+@runtime_checkable
+class ChannelValues(Protocol):
+    """Optional: a dataset scan's values, reduced where the maps are (see the module doc)."""
+
+    def channel_values(
+        self, inputs: Sequence[np.ndarray], names: Sequence[str], reduce: str = "mean"
+    ) -> dict[str, np.ndarray]:
+        """``(N, C)`` float32 per named layer from one forward pass (inference mode).
+
+        Each channel's value for an image is what ``methods.dataset.channel_values`` gives
+        for the layer's activation: the mean (``reduce="mean"``, to float32 round-off of the
+        float64 mean) or max (exact) of a spatial map over its positions, a dense unit's
+        activation.  Only these values leave the framework, never the maps.  The same
+        inputs must give the same bits in any process (a Dask worker's values are merged
+        with the calling process's).
+        """
         ...

@@ -13,6 +13,7 @@ does not need.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import weakref
@@ -24,6 +25,7 @@ import numpy as np
 
 from .._inputs import Preprocess, display_images, model_inputs, prebuild_inputs
 from .._layers import LayerInfo, kind_of, resolve_layer
+from .._messages import Message
 
 _SEP = "/"
 #: Layer classes whose kernel is depthwise, ``(kh, kw, in, multiplier)``.
@@ -347,6 +349,97 @@ class KerasAdapter:
         signature = [tf.TensorSpec(shape, tf.float32) for shape in self.input_shapes()]
         return _compiled_or_eager(forward, signature)
 
+    # ------------------------------------------------------------ dataset scans
+    def channel_values(
+        self, inputs: Sequence[np.ndarray], names: Sequence[str], reduce: str = "mean"
+    ) -> dict[str, np.ndarray]:
+        """Each image's value per channel of the named layers, ``(N, C)`` float32, one pass.
+
+        What ``methods.dataset.channel_values`` gives for each layer's activation (the mean
+        or max of a map over its positions, a dense unit's activation), reduced inside
+        TensorFlow, so that only ``N * C`` values per layer leave it, never the maps.  The
+        pass is compiled once per (layers, reduce, input shapes).  A mean is within a few
+        float32 ulps of the float64 mean (see :func:`_spatial_mean`); a max is exact.
+        """
+        shapes = tuple(tuple(np.shape(x)[1:]) for x in inputs)
+        key = ("channel_values", tuple(names), reduce, shapes)
+        function = self._functions.get(key)
+        if function is None:
+            with self._lock:
+                function = self._functions.get(key)
+                if function is None:
+                    function = self._compile_channel_values(tuple(names), reduce, shapes)
+                    self._functions[key] = function
+        return function(*inputs)
+
+    def _compile_channel_values(
+        self, names: tuple[str, ...], reduce: str, shapes: tuple[tuple[int, ...], ...]
+    ) -> Callable[..., dict[str, np.ndarray]]:
+        """``channel_values`` of these layers (keyed in this order): one compiled pass.
+
+        Traced for the input shapes given, so that the maps' sizes are known to the trace; a
+        map whose size still is not leaves the pass whole and is reduced in numpy.
+        """
+        model_ref = self._model_ref
+        wanted = tuple(dict.fromkeys(names))
+        #: Layers whose maps leave the pass whole (set when the pass is traced).
+        whole: set[str] = set()
+
+        def one_pass(inputs: list[Any]) -> dict[str, Any]:
+            recorded: dict[str, Any] = {}
+            _run_recording(model_ref(), inputs, "", recorded)
+            missing = set(wanted) - recorded.keys()
+            if missing:
+                raise ValueError(
+                    f"Layer(s) {sorted(missing)} are not reached by a forward pass from the "
+                    "model's inputs."
+                )
+            out = {}
+            for name in wanted:
+                output = keras.ops.cast(recorded[name], "float32")
+                shape = tuple(output.shape)
+                if len(shape) <= 2:
+                    out[name] = output
+                elif any(d is None for d in shape[1:]):
+                    whole.add(name)
+                    out[name] = output
+                elif reduce == "max":  # any order gives the same max; NaN wins, as in numpy
+                    out[name] = keras.ops.max(output, axis=tuple(range(1, len(shape) - 1)))
+                else:
+                    out[name] = _spatial_mean(output)
+            return out
+
+        if keras.backend.backend() != "tensorflow":
+
+            def eager(*inputs: Any) -> dict[str, np.ndarray]:
+                outputs = one_pass([keras.ops.convert_to_tensor(x) for x in inputs])
+                return finish({n: keras.ops.convert_to_numpy(v) for n, v in outputs.items()})
+
+            return eager
+        import tensorflow as tf
+
+        def reduced(*inputs: Any) -> dict[str, Any]:
+            return one_pass(list(inputs))
+
+        signature = [tf.TensorSpec((None, *shape), tf.float32) for shape in shapes]
+        compiled = _concrete_or_eager(reduced, signature)
+
+        def finish(outputs: dict[str, Any]) -> dict[str, np.ndarray]:
+            result = {}
+            for name in wanted:
+                values = np.asarray(outputs[name])
+                if name in whole:
+                    from ..methods.dataset import channel_values as reduce_in_numpy
+
+                    values = reduce_in_numpy(values, reduce)
+                result[name] = values
+            return result
+
+        def channel_values(*inputs: Any) -> dict[str, np.ndarray]:
+            return finish(compiled(*[tf.constant(x) for x in inputs]))
+
+        return channel_values
+
     # --------------------------------------------------------------- gradients
     def class_gradients(
         self, inputs: Sequence[np.ndarray], layer: str | None, class_index: np.ndarray
@@ -485,7 +578,14 @@ class KerasAdapter:
         if kernel is None and hasattr(layer, "depthwise_kernel"):
             kernel = layer.depthwise_kernel
         if kernel is None or info.kind == "model":
-            raise ValueError(f"The layer {info.name!r} ({info.type}) has no weights to show.")
+            raise ValueError(
+                Message(
+                    "no_weights",
+                    f"The layer {info.name!r} ({info.type}) has no weights to show.",
+                    layer=repr(info.name),
+                    type=info.type,
+                )
+            )
         bias = getattr(layer, "bias", None)
         # Variable.numpy(): convert_to_numpy goes through np.array(variable), which warns
         # under NumPy 2 (TensorFlow's __array__ takes no copy argument).
@@ -538,6 +638,41 @@ def _compiled_or_eager(function: Callable[..., Any], signature: list[Any]) -> Ca
         return function(*args)
 
     return call
+
+
+def _concrete_or_eager(function: Callable[..., Any], signature: list[Any]) -> Callable[..., Any]:
+    """``function`` traced once for ``signature`` and called as that concrete function.
+
+    A concrete function skips tf.function's matching of the arguments to its traces (a
+    tenth of a millisecond a call, as much as a small layer's pass takes).  As with
+    :func:`_compiled_or_eager`, a model that cannot be traced runs eagerly.
+    """
+    import tensorflow as tf
+
+    _quiet_retracing_warning(tf)
+    compiled = tf.function(function, input_signature=signature, autograph=False)
+    try:
+        return compiled.get_concrete_function()
+    except ValueError as error:
+        if "scope name" not in str(error):
+            raise
+        return function
+
+
+def _spatial_mean(output: Any) -> Any:
+    """``(N, ..., C)`` averaged over the positions, ``(N, C)`` float32, in a fixed order.
+
+    Each row of the map (its last spatial axis) is summed in float32, the row sums in
+    float64, divided and rounded once to float32: within a few float32 ulps of the float64
+    mean (a map summed in float32 alone drifts by up to its size times that).  Each output
+    is one sequential sum, whatever threads TensorFlow runs it on, so a worker gives the
+    same bits as the calling process.  A map with one spatial axis is summed in float64.
+    """
+    count = math.prod(output.shape[1:-1])
+    rows = output if len(output.shape) == 3 else keras.ops.sum(output, axis=-2)
+    axes = tuple(range(1, len(rows.shape) - 1))
+    total = keras.ops.sum(keras.ops.cast(rows, "float64"), axis=axes)
+    return keras.ops.cast(total / float(count), "float32")
 
 
 def _run_recording(

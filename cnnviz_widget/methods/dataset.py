@@ -1,12 +1,16 @@
 """Which images of a whole dataset most excite each channel: a scan in bounded memory.
 
 Each batch takes one forward pass that records every requested layer; each channel's value
-for an image is the spatial mean (or max) of its map, or a dense unit's activation.  A
-running top-k per channel keeps ``C * k`` values and their dataset indices, so memory is one
-batch plus the result, whatever the dataset's size.  The batch's values are merged into it
-by :func:`merge_top`, the same function that merges what Dask workers return: a cluster run
-scores partitions on the workers (each cut into the same batches as a local run) and gives
-exactly the local result (STYLE.md, "A cluster as an option").
+for an image is the spatial mean (or max) of its map, or a dense unit's activation.  An
+adapter with ``channel_values`` (Keras) reduces the maps in its framework, so that only the
+``(N, C)`` values leave it.  A running top-k per channel keeps ``C * k`` values and their
+dataset indices, so memory is one batch plus the result, whatever the dataset's size.  The
+values of a few batches are merged into it at once (``_RunningTop``), the images that can
+enter picked by one comparison with each channel's k-th value.  A cluster run scores
+partitions on the workers (each cut into the same batches as a local run, so each image
+gets the same bits) and :func:`merge_top` merges what they return; both merges give the
+exact top k, so a cluster run gives exactly the local result (STYLE.md, "A cluster as an
+option").
 
 See ``docs/top_activations.md``.
 """
@@ -35,6 +39,9 @@ REDUCTIONS = ("mean", "max")
 
 #: Batches per partition when an in-memory array or an iterable is spread over a cluster.
 PARTITION_BATCHES = 8
+#: Channel values (images x channels) a scan holds per layer before merging the images that
+#: can enter into its running best: a merge costs about as much for one batch as for several.
+PENDING_VALUES = 2**16
 #: A progress bar appears only once a scan has run this long (seconds).
 BAR_DELAY_S = 2.0
 #: Seconds between checks of ``should_stop`` while waiting for workers.
@@ -150,27 +157,22 @@ def top_activations(
     ImportError
         ``client`` given but Dask is not installed.
     """
-    scan = iter_top_activations(
-        model,
-        dataset,
-        layer,
-        k=k,
-        batch_size=batch_size,
-        reduce=reduce,
-        preprocess=preprocess,
-        client=client,
-        should_stop=should_stop,
+    steps, one_layer = _start(
+        model, dataset, layer, k, batch_size, reduce, preprocess, client, should_stop
     )
     report, close = _progress_reporter(progress)
-    last: ScanProgress | None = None
+    last: _Step | None = None
     try:
-        for last in scan:
-            report(last.done, last.total)
+        # Only the last step's result is wanted: the running best is merged once, here,
+        # instead of after every batch.
+        for last in steps:
+            report(last[1], last[2])
     finally:
-        scan.close()
+        steps.close()
         close()
     assert last is not None  # an empty dataset raises before the first step
-    return last.result
+    result = last[0].results()
+    return next(iter(result.values())) if one_layer else result
 
 
 def iter_top_activations(
@@ -194,6 +196,24 @@ def iter_top_activations(
     scored.  Closing the iterator early (``close()``, or leaving a ``for`` loop) cancels the
     work still queued on a cluster.
     """
+    steps, one_layer = _start(
+        model, dataset, layer, k, batch_size, reduce, preprocess, client, should_stop
+    )
+    return _steps(steps, one_layer)
+
+
+def _start(
+    model: Any,
+    dataset: Any,
+    layer: Any,
+    k: int,
+    batch_size: int,
+    reduce: str,
+    preprocess: Preprocess | None,
+    client: Any,
+    should_stop: ShouldStop | None,
+) -> tuple[Generator[_Step, None, None], bool]:
+    """The checks made at the call, and the scan's steps (not started yet)."""
     _check_count("k", k)
     _check_count("batch_size", batch_size)
     if reduce not in REDUCTIONS:
@@ -210,7 +230,7 @@ def iter_top_activations(
         if distributed is None
         else _scan_on_cluster(client, distributed, model, source, plan, should_stop)
     )
-    return _steps(steps, one_layer)
+    return steps, one_layer
 
 
 def merge_top(*parts: TopActivations, k: int) -> TopActivations:
@@ -295,8 +315,8 @@ def _order_keys(values: np.ndarray, indices: np.ndarray) -> np.ndarray:
     return (descending << np.uint64(32)) | indices.astype(np.uint64)
 
 
-#: What a scan yields inside: the running best per layer, images done, images in total.
-_Step = tuple[dict[str, TopActivations], int, "int | None"]
+#: What a scan yields inside: the running best, images done, images in total.
+_Step = tuple["_RunningTop", int, "int | None"]
 
 
 def _batch_values(
@@ -332,47 +352,95 @@ class _Plan:
 
 
 class _RunningTop:
-    """The best ``k`` images per channel of each layer seen so far."""
+    """The best ``k`` images per channel of each layer seen so far.
+
+    A batch's ``(N, C)`` values wait in ``pending`` until :data:`PENDING_VALUES` of them
+    have come or a result is asked for (:meth:`results`); then the images among them that
+    can enter some channel's top k are merged in at once.  A scan that wants only the end
+    result (:func:`top_activations`) merges every few batches instead of after each, which
+    costs about the same per merge; what waits is at most that many values and one batch's
+    per layer, a fixed bound whatever the dataset's size.
+    """
 
     def __init__(self, plan: _Plan) -> None:
         self.plan = plan
+        #: Per layer: the best so far, without what is pending.
         self.best: dict[str, TopActivations] = {}
+        #: Per layer, once each channel holds k images: its k-th value as ranked, (C,).
+        self.floors: dict[str, np.ndarray] = {}
+        #: Per layer: ``(values (n, C), first index)`` of the batches since the last merge.
+        self.pending: dict[str, list[tuple[np.ndarray, int]]] = {}
+        self.pending_values: dict[str, int] = {}
 
     def score(self, adapter: Adapter, batch: Any, first_index: int) -> int:
-        """One forward pass for every layer of the plan; the number of images scored."""
-        _, inputs = prepare(adapter, batch, self.plan.preprocess)
-        per_layer = _batch_values(adapter, inputs, self.plan.names, self.plan.reduce)
-        count = int(inputs[0].shape[0])
-        positions = np.arange(first_index, first_index + count, dtype=np.int64)
-        parts = {}
-        for name in self.plan.names:
-            values = np.asarray(per_layer[name], dtype=np.float32).T
-            part = self._contenders(
-                name, TopActivations(np.broadcast_to(positions, values.shape), values)
-            )
-            if part is not None:
-                parts[name] = part
-        self.add(parts)
-        return count
+        """One forward pass for every layer of the plan; the number of images scored.
 
-    def _contenders(self, name: str, part: TopActivations) -> TopActivations | None:
-        """The images of a new batch that can enter some channel's top k (None if none).
-
-        Once a channel holds k images, an image of a later batch enters only with a value
-        strictly above the channel's k-th (an equal value loses the tie: its index is
-        higher).  After the first batches most images enter no channel, so this skips most
-        of the merging.
+        The batch's images follow every image seen so far (``first_index`` on), which
+        :meth:`_merge` relies on.
         """
+        inputs = adapter.model_inputs(batch, self.plan.preprocess)
+        per_layer = _batch_values(adapter, inputs, self.plan.names, self.plan.reduce)
+        for name in self.plan.names:
+            values = np.asarray(per_layer[name], dtype=np.float32)
+            self.pending.setdefault(name, []).append((values, first_index))
+            waiting = self.pending_values.get(name, 0) + values.size
+            self.pending_values[name] = waiting
+            if waiting >= PENDING_VALUES or name not in self.floors:
+                self._merge(name)
+        return int(inputs[0].shape[0])
+
+    def results(self) -> dict[str, TopActivations]:
+        """The best so far of every layer scored, pending images merged in."""
+        for name in list(self.pending):
+            self._merge(name)
+        return dict(self.best)
+
+    def _merge(self, name: str) -> None:
+        """The pending images that can enter, merged into the best by one sort.
+
+        Once a channel holds k images, an image of a later batch enters it only with a
+        value strictly above the channel's k-th (an equal value loses the tie: its index is
+        higher), so most of the pending ``(image, channel)`` values are dropped by one
+        comparison.  The few left and the best are sorted by (channel, value descending
+        with NaN as -inf, index): the first k of each channel are its new best.
+        """
+        waiting = self.pending.pop(name, [])
+        self.pending_values.pop(name, None)
+        if not waiting:
+            return
+        first = waiting[0][1]  # the batches are consecutive: their images follow on
+        values = waiting[0][0] if len(waiting) == 1 else np.concatenate([v for v, _ in waiting])
+        n_channels = values.shape[1]
+        floor = self.floors.get(name)
+        if floor is None:
+            rows, channels = np.indices(values.shape).reshape(2, -1)
+            values = values.reshape(-1)
+        else:
+            rows, channels = np.nonzero(values > floor)
+            if not rows.size:
+                return
+            values = values[rows, channels]
+        indices = rows + np.int64(first)
         best = self.best.get(name)
-        if best is None or best.values.shape[1] < self.plan.k:
-            return part
-        floor = _ranked(best.values[:, -1:])
-        enters = (_ranked(part.values) > floor).any(axis=0)
-        if not enters.any():
-            return None
-        return TopActivations(part.indices[:, enters], part.values[:, enters])
+        if best is not None:
+            held = best.values.shape[1]
+            channels = np.concatenate([np.repeat(np.arange(n_channels), held), channels])
+            values = np.concatenate([best.values.reshape(-1), values])
+            indices = np.concatenate([best.indices.reshape(-1), indices])
+        descending = np.where(np.isnan(values), np.float32(np.inf), -values)
+        order = np.lexsort((indices, descending, channels))
+        counts = np.bincount(channels, minlength=n_channels)
+        # Each channel holds k already, or (before the first k images) all seen so far.
+        keep = min(self.plan.k, int(counts.min()))
+        starts = np.cumsum(counts) - counts
+        picked = order[starts[:, None] + np.arange(keep)]
+        top = TopActivations(indices=indices[picked], values=values[picked])
+        self.best[name] = top
+        if keep == self.plan.k:
+            self.floors[name] = _ranked(top.values[:, -1])
 
     def add(self, parts: dict[str, TopActivations]) -> None:
+        """Merge partial results of any images (a cluster's partitions, in any order)."""
         for name, part in parts.items():
             previous = self.best.get(name)
             pieces = (part,) if previous is None else (previous, part)
@@ -632,15 +700,15 @@ def _scan_locally(
         if should_stop is not None and should_stop():
             raise Cancelled()
         done += running.score(adapter, batch, done)
-        yield running.best, done, source.total
+        yield running, done, source.total
 
 
 def _steps(
     steps: Generator[_Step, None, None], one_layer: bool
 ) -> Generator[ScanProgress, None, None]:
     try:
-        for best, done, total in steps:
-            result = dict(best)
+        for running, done, total in steps:
+            result = running.results()
             yield ScanProgress(next(iter(result.values())) if one_layer else result, done, total)
     finally:
         steps.close()
@@ -695,7 +763,7 @@ def _scan_on_cluster(
             parts, count = finished.result()
             running.add(parts)
             done += count
-            yield running.best, done, source.total
+            yield running, done, source.total
     finally:
         if pending:
             client.cancel(pending)
@@ -732,7 +800,7 @@ def _score_partition(
     done = 0
     for batch in batches:
         done += running.score(adapter, batch, start + done)
-    return running.best, done
+    return running.results(), done
 
 
 #: Models loaded on this (worker) process, by digest, with their adapters: a worker loads a
