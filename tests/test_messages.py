@@ -12,12 +12,11 @@ import pathlib
 
 import numpy as np
 import pytest
+from test_bad_input import FRAMEWORKS, _keras_model, _torch_model
 
 import cnnviz_widget
 from cnnviz_widget import LayerExplorer
 from cnnviz_widget._messages import ERROR_CODES, Message, message_of
-
-from test_bad_input import FRAMEWORKS, _keras_model, _torch_model
 
 
 @pytest.fixture(params=FRAMEWORKS)
