@@ -18,6 +18,15 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+/** A weights-tab result for conv1, made with `channel` as its linked filter. */
+function weights(id: number, channel: number): Record<string, unknown> {
+  return resultMessage(id, "conv1", {
+    view: "weights",
+    options: { in_channel: 0, rgb: false, channel },
+    image: imageMeta({ kind: "kernels", role: "trained" }),
+  });
+}
+
 describe("result panel", () => {
   it("goes from loading to ready when the matching result arrives", async () => {
     const model = new FakeModel({ layers: LAYERS, layer: "conv1" });
@@ -202,12 +211,6 @@ describe("result panel", () => {
   });
 
   it("still covers a kept picture made with other options", async () => {
-    const weights = (id: number, channel: number): Record<string, unknown> =>
-      resultMessage(id, "conv1", {
-        view: "weights",
-        options: { in_channel: 0, rgb: false, channel },
-        image: imageMeta({ kind: "kernels", role: "trained" }),
-      });
     const model = new FakeModel({
       layers: LAYERS,
       layer: "conv1",
@@ -232,12 +235,6 @@ describe("result panel", () => {
   it("covers a picture made with other options before any pending arrives", async () => {
     // The kernel sends "pending" only for answers that take a while: until the new picture
     // comes, the one on screen (made for channel -1) must not pass for the answer.
-    const weights = (id: number, channel: number): Record<string, unknown> =>
-      resultMessage(id, "conv1", {
-        view: "weights",
-        options: { in_channel: 0, rgb: false, channel },
-        image: imageMeta({ kind: "kernels", role: "trained" }),
-      });
     const model = new FakeModel({
       layers: LAYERS,
       layer: "conv1",
