@@ -19,8 +19,18 @@
    channels: 4x8 and 8x8 grids); the first view of a sample (pass + PNG) is shown too.
 
 Every path runs once untimed first; the cases of a comparison alternate run by run and a
-ratio is the median of per-run ratios (robust to load bursts on a shared machine).  Run:
-``.venv/bin/python benchmarks/bench_torch.py`` (about a minute on two cores);
+ratio is the median of per-run ratios (robust to load bursts on a shared machine).
+
+**Memory.**  By default the benchmark runs itself again with glibc told to keep freed memory
+in the process (``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TOP_PAD_``),
+so every case reuses pages the process already has.  Otherwise each run's outputs go back
+to the operating system and the next run maps fresh pages; on the virtual machines this
+project is measured on, a fresh page costs the host's fault too (about 4 ms per MiB: 76 MiB
+of held activations, 300 ms), which swamps what the code costs, the bare forward pass's own
+included (its median halves with memory kept).  ``--system-malloc`` measures without that;
+the page faults of a run of each case are printed either way.
+
+Run: ``.venv/bin/python benchmarks/bench_torch.py`` (about a minute on two cores);
 ``--threads 1`` pins torch to one thread (steadier on a loaded machine).
 """
 
@@ -32,6 +42,7 @@ import io
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
@@ -351,11 +362,27 @@ def bench_switch(repeats: int) -> list[Row]:
     return rows
 
 
+#: glibc's tunables that keep freed memory in the process (see Memory in the docstring).
+KEEP_MEMORY = {
+    "MALLOC_TRIM_THRESHOLD_": str(2**32),
+    "MALLOC_MMAP_THRESHOLD_": str(2**32),
+    "MALLOC_TOP_PAD_": str(2**28),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=9, help="timed runs per case (>= 5)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's)")
+    parser.add_argument(
+        "--system-malloc",
+        action="store_true",
+        help="leave glibc's defaults (freed memory goes back to the system; see Memory above)",
+    )
     args = parser.parse_args()
+    if not args.system_malloc and not KEEP_MEMORY.items() <= os.environ.items():
+        # The variables take effect at start-up only: run again with them.
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **KEEP_MEMORY})
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -365,7 +392,12 @@ def main() -> None:
     print(
         f"{platform.platform()}, {os.cpu_count()} CPU cores, Python "
         f"{platform.python_version()}, torch {torch.__version__} with "
-        f"{torch.get_num_threads()} threads; medians of {args.repeats} runs, batch 1\n"
+        f"{torch.get_num_threads()} threads; medians of {args.repeats} runs, batch 1; "
+        + (
+            "glibc's default malloc (freed memory goes back to the system)\n"
+            if args.system_malloc
+            else "freed memory kept in the process (glibc MALLOC_* variables)\n"
+        )
     )
     image = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     resnet, lite0 = resnet18(), efficientnet_lite0()

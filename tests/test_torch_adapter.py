@@ -151,35 +151,47 @@ def test_uint8_model_input_is_shown_as_it_is(guard, model):
     np.testing.assert_array_equal(adapter.display_images(x, None), x.transpose(0, 2, 3, 1))
 
 
-def test_a_pass_on_another_thread_is_left_alone():
+@pytest.mark.parametrize("every", [False, True], ids=["two layers", "every layer"])
+def test_a_pass_on_another_thread_is_left_alone(every):
+    """Hooks registered on the modules (two layers) or dispatched from one global hook
+    (every layer, more than MANY_HOOKS) act on the adapter's own thread only."""
     import threading
+
+    from cnnviz_widget.adapters.torch import MANY_HOOKS
 
     entered, release = threading.Event(), threading.Event()
     worker_id: list[int] = []
+    global_hooks: list[int] = []
 
     class Gate(nn.Module):
         """Holds the adapter's pass (its hooks registered) while the main thread runs."""
 
         def forward(self, t):
             if worker_id and threading.get_ident() == worker_id[0]:
+                global_hooks.append(len(nn.modules.module._global_forward_hooks))
                 entered.set()
                 assert release.wait(30)
             return t
 
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 4, 3), Gate(), nn.ReLU(), nn.Flatten(), nn.LazyLinear(2))
+    spacers = [nn.Identity() for _ in range(MANY_HOOKS)]
+    net = nn.Sequential(
+        nn.Conv2d(3, 4, 3), Gate(), nn.ReLU(), *spacers, nn.Flatten(), nn.LazyLinear(2)
+    )
+    last = str(len(net) - 1)
     x = images()
     net.eval()(x)
     guard = Guard(net)
     adapter = adapter_for(net)
     adapter.model_inputs(x, None)
     with torch.no_grad():
-        expected = {"0": net[0](x), "4": net(x)}
+        expected = {"0": net[0](x), last: net(x)}
+    names = [info.name for info in adapter.list_layers()] if every else ["0", last]
     results = {}
 
     def explain():
         worker_id.append(threading.get_ident())
-        results.update(adapter.activations([nhwc(x)], ["0", "4"]))
+        results.update(adapter.activations([nhwc(x)], names))
 
     worker = threading.Thread(target=explain)
     worker.start()
@@ -188,9 +200,10 @@ def test_a_pass_on_another_thread_is_left_alone():
         mine = net(x * 2)  # our hooks are on the modules now: they must not act on this
     release.set()
     worker.join(30)
+    assert global_hooks == [1 if every else 0]
     np.testing.assert_allclose(mine.numpy(), net(x * 2).detach().numpy(), atol=1e-6)
     np.testing.assert_allclose(results["0"], nhwc(expected["0"]), atol=1e-6)
-    np.testing.assert_allclose(results["4"], expected["4"].numpy(), atol=1e-6)
+    np.testing.assert_allclose(results[last], expected[last].numpy(), atol=1e-6)
     guard.check()
 
 

@@ -186,3 +186,83 @@ def test_patterns_of_a_two_input_model_that_saw_no_images_say_what_to_pass():
     with pytest.raises(ValueError, match=r"takes 2 inputs.*give the model images first"):
         maximize_filter(net, "mix", 0, steps=1, size=(12, 12))
     guard.check()
+
+
+# ------------------------------------------------ recording many modules at once
+def _deep_net() -> nn.Module:
+    """Twelve conv-relu pairs: a pass recording every module dispatches its hooks from one
+    global hook (``MANY_HOOKS``); one recording a few registers them module by module."""
+    torch.manual_seed(3)
+    layers: list[nn.Module] = []
+    for i in range(12):
+        layers += [nn.Conv2d(3 if i == 0 else 4, 4, 3, padding=1), nn.ReLU()]
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)).eval()
+
+
+def _nhwc(x: torch.Tensor) -> np.ndarray:
+    return x.numpy().transpose(0, 2, 3, 1)
+
+
+def test_recording_every_module_equals_recording_each_alone():
+    model = _deep_net()
+    x = _nhwc(images(2, 8))
+    adapter = adapter_for(model)
+    names = [info.name for info in adapter.list_layers()]
+    guard = Guard(model)
+    every = adapter.activations([x], names)
+    guard.check()
+    assert len(names) > 8
+    assert set(every) == set(names)
+    for name in names:
+        (alone,) = adapter.activations([x], [name]).values()
+        np.testing.assert_array_equal(every[name], alone, err_msg=name)
+    guard.check()
+
+
+def test_a_users_own_forward_hook_is_recorded_after_it_ran_as_module_by_module():
+    """What a layer hands on is recorded, also when the user's hook replaced it: global
+    hooks run before a module's own, so a module with hooks of its own gets ours on it."""
+    model = _deep_net()
+    x = _nhwc(images(1, 8))
+    adapter = adapter_for(model)
+    names = [info.name for info in adapter.list_layers()]
+    plain = adapter.activations([x], names)
+    seen: list[torch.Tensor] = []
+
+    def doubled(module: nn.Module, args: object, output: torch.Tensor) -> torch.Tensor:
+        seen.append(output)
+        return output * 2
+
+    handle = model[4].register_forward_hook(doubled)  # the third conv
+    try:
+        every = adapter.activations([x], names)
+        (alone,) = adapter.activations([x], ["4"]).values()
+        assert len(seen) == 2
+        assert list(model[4]._forward_hooks.values()) == [doubled]
+    finally:
+        handle.remove()
+    np.testing.assert_allclose(every["4"], 2 * plain["4"], rtol=1e-6)
+    np.testing.assert_array_equal(every["4"], alone)
+    # Downstream layers saw the doubled map too (a ReLU after it: exactly doubled).
+    np.testing.assert_allclose(every["5"], 2 * plain["5"], rtol=1e-6)
+    Guard(model).check()
+
+
+def test_a_pass_that_raises_leaves_no_global_hook():
+    model = _deep_net()
+    adapter = adapter_for(model)
+    names = [info.name for info in adapter.list_layers()]
+    adapter.activations([_nhwc(images(1, 8))], names)
+    guard = Guard(model)
+
+    def broken(module: nn.Module, args: object, output: torch.Tensor) -> None:
+        raise RuntimeError("broken on purpose")
+
+    # A user's hook on the last module raises inside the dispatching pass.
+    handle = model[-1].register_forward_hook(broken)
+    try:
+        with pytest.raises(RuntimeError, match="broken on purpose"):
+            adapter.activations([_nhwc(images(1, 8))], names)
+    finally:
+        handle.remove()
+    guard.check()  # global hooks among them

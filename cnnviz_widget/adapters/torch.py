@@ -73,6 +73,8 @@ from .._messages import Message
 
 #: Separates a module's name from the number of a later call: ``"_swish#2"``.
 CALL_MARK = "#"
+#: A pass recording more modules than this dispatches its hooks from one global hook.
+MANY_HOOKS = 8
 
 _Shape = tuple[int | None, ...]
 
@@ -413,18 +415,47 @@ class TorchAdapter:
     # ------------------------------------------------------------ the passes
     @contextmanager
     def _pass(
-        self, modules: dict[str, Any]
+        self, modules: dict[str, Any], *, many: bool = False
     ) -> Iterator[Callable[[nn.Module, Callable[..., Any]], None]]:
         """Inference mode for one pass; yields ``hook(module, fn)`` to add forward hooks.
 
         Every hook is removed and every module's own ``training`` flag put back on exit,
         whatever escapes.
+
+        With ``many`` (a pass that records most modules) the hooks are not registered one
+        by one on their modules (a handle each, set up and torn down on every pass: a
+        millisecond for EfficientNet's 180 modules) but dispatched from one global forward
+        hook (``torch.nn.modules.module.register_module_forward_hook``).  A module that has
+        forward hooks of its own still gets ours registered on it, after its own: global
+        hooks run before a module's hooks, and what we record must be what the module hands
+        on, as without ``many``.
         """
         model = self.model
         handles: list[Any] = []
         owner = threading.get_ident()
+        dispatched: dict[nn.Module, list[Callable[..., Any]]] = {}
+
+        def dispatch(m: nn.Module, args: Any, output: Any) -> Any:
+            # Every module of the process calls this while the pass runs: only ours count,
+            # and only on this thread (the user may call the model from another one
+            # meanwhile; the explorer computes on a worker thread).
+            fns = dispatched.get(m)
+            if fns is None or threading.get_ident() != owner:
+                return None
+            replaced = None
+            for fn in fns:  # as torch runs a module's hooks: each sees the one before's output
+                result = fn(m, args, output)
+                if result is not None:
+                    output = replaced = result
+            return replaced
 
         def hook(module: nn.Module, fn: Callable[..., Any]) -> None:
+            if many and not module._forward_hooks:
+                if not dispatched:
+                    handles.append(nn.modules.module.register_module_forward_hook(dispatch))
+                dispatched.setdefault(module, []).append(fn)
+                return
+
             def ours_only(m: nn.Module, args: Any, output: Any) -> Any:
                 # The user may call the model from another thread meanwhile (the explorer
                 # computes on a worker thread): that pass is none of our business.
@@ -464,7 +495,7 @@ class TorchAdapter:
         # another input).
         order: list[tuple[str, bool]] = []
         tensors = self._tensors([b[:1] for b in batches], modules)
-        with self._pass(modules) as hook, torch.no_grad():
+        with self._pass(modules, many=True) as hook, torch.no_grad():
             for name, module in modules.items():
 
                 def record(m: nn.Module, args: Any, output: Any, name: str = name) -> None:
@@ -622,7 +653,7 @@ class TorchAdapter:
             else:
                 values[name], versions[name] = out, (base, out._version)
 
-        with self._pass(modules) as hook, torch.no_grad():
+        with self._pass(modules, many=len(names) > MANY_HOOKS) as hook, torch.no_grad():
             self._record(hook, names, keep, stop_when_done=True, modules=modules)
             if names:
                 self._run(self._tensors(inputs, modules))
