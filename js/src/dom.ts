@@ -22,10 +22,29 @@ export function setAttrs(node: Element, attrs: Attrs): void {
   }
 }
 
-/** Object URL of PNG bytes; the caller revokes it. */
+/**
+ * PNGs up to this size are shown from a `data:` URL, bigger ones from a Blob's object URL.
+ * Making a Blob and its URL asks the browser's process for it (a millisecond or more per
+ * picture, measured on every click); encoding a small PNG in base64 takes a fraction of that.
+ */
+export const DATA_URL_MAX_BYTES = 64 * 1024;
+
+/** A URL that shows PNG bytes; the caller hands it to `revokeUrl` when done with it. */
 export function pngUrl(png: Uint8Array): string {
+  if (png.byteLength <= DATA_URL_MAX_BYTES) {
+    let text = "";
+    for (let i = 0; i < png.byteLength; i += 0x8000) {
+      text += String.fromCharCode(...png.subarray(i, i + 0x8000));
+    }
+    return `data:image/png;base64,${btoa(text)}`;
+  }
   // Blob wants an ArrayBuffer-backed view; the bytes were copied into one by toBytes.
   return URL.createObjectURL(new Blob([png as Uint8Array<ArrayBuffer>], { type: "image/png" }));
+}
+
+/** Frees what `pngUrl` made (an object URL; a `data:` URL holds nothing to free). */
+export function revokeUrl(url: string): void {
+  if (url.startsWith("blob:")) URL.revokeObjectURL(url);
 }
 
 let counter = 0;

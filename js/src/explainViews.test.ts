@@ -1,7 +1,14 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { explainMessage, FakeModel, faithfulnessData, layer, mountOne } from "./fakeModel";
+import {
+  bigPngBytes,
+  explainMessage,
+  FakeModel,
+  faithfulnessData,
+  layer,
+  mountOne,
+} from "./fakeModel";
 import {
   beatsRandom,
   classOptions,
@@ -52,8 +59,8 @@ describe("Grad-CAM tab", () => {
     const overlay = q(panel, "[data-role=overlay]");
     const base = q<HTMLImageElement>(overlay, "img[data-role=image]");
     const heat = q<HTMLImageElement>(overlay, "img[data-role=heatmap]");
-    expect(base.src).toMatch(/^blob:/);
-    expect(heat.src).toMatch(/^blob:/);
+    expect(base.src).toMatch(/^(blob|data):/);
+    expect(heat.src).toMatch(/^(blob|data):/);
     expect(heat.src).not.toBe(base.src);
     expect(heat.style.opacity).toBe("0.5");
 
@@ -169,7 +176,7 @@ describe("Grad-CAM tab", () => {
     const second = explainMessage(2, "conv2", "gradcam", { channel: 2 });
     model.emitCustom(second.msg, second.buffers);
     const map = q<HTMLImageElement>(panel, "[data-role=linked] img[data-role=feature-map]");
-    expect(map.src).toMatch(/^blob:/);
+    expect(map.src).toMatch(/^(blob|data):/);
     expect(q(panel, "[data-role=linked]").textContent).toContain("Feature map · channel 2");
     q(panel, "[data-role=close-linked]").click();
     expect(model.get("channel")).toBe(-1);
@@ -336,7 +343,7 @@ describe("Grad-CAM: faithfulness read-out and sanity check", () => {
     const heat = q<HTMLImageElement>(panel, "[data-role=overlay] img[data-role=heatmap]");
     const base = q<HTMLImageElement>(panel, "[data-role=overlay] img[data-role=image]");
     const heatSrc = heat.src;
-    expect(heatSrc).toMatch(/^blob:/);
+    expect(heatSrc).toMatch(/^(blob|data):/);
     expect(panel.querySelectorAll("[data-role=prediction]")).toHaveLength(5);
     expect(panel.querySelectorAll("[data-role=channel-strip] [data-channel]")).toHaveLength(64);
     expect(panel.querySelector("[data-role=faithfulness]")).toBeNull();
@@ -426,10 +433,12 @@ describe("Grad-CAM: faithfulness read-out and sanity check", () => {
 
     // The untrained copy's heatmap beside the trained one, over the same image.
     const sanity = q<HTMLImageElement>(panel, "img[data-role=sanity]");
-    expect(sanity.src).toMatch(/^blob:/);
+    expect(sanity.src).toMatch(/^(blob|data):/);
     expect(sanity.src).not.toBe(heatSrc);
     expect(sanity.closest(".cnnviz-sanity-figure")).toBe(twin);
-    expect(twin.querySelector("img[data-role=image]")?.getAttribute("src")).toMatch(/^blob:/);
+    expect(twin.querySelector("img[data-role=image]")?.getAttribute("src")).toMatch(
+      /^(blob|data):/,
+    );
     expect(q(twin, "figcaption").textContent).toBe("Untrained copy");
     const correlation = q(twin, "[data-role=sanity-correlation]");
     // The untrained copy's weights are random, so the fixture's correlation varies (0.13 once).
@@ -617,7 +626,11 @@ describe("Grad-CAM: faithfulness read-out and sanity check", () => {
   it("puts the untrained copy beside the heatmap when both fit, else below", () => {
     const store = new ResultStore();
     const { msg, buffers } = explainMessage(1, "conv2", "gradcam", { sanity: 0.2 });
-    store.receive(msg, buffers);
+    // Pictures too big for data: URLs, so that their object URLs are seen revoked.
+    store.receive(
+      msg,
+      buffers.map((_, i) => bigPngBytes(i)),
+    );
     const stored = store.get(selectionKey("conv2", "gradcam", 0))?.result;
     if (!stored) throw new Error("no result stored");
     const view = new GradcamView(new AbortController().signal);

@@ -2,7 +2,7 @@
 // class picker, and (Grad-CAM) the ranked channel weights with the linked feature map, the
 // faithfulness read-out and the sanity check (docs/trust.md).
 
-import { h, pngUrl, setAttrs } from "./dom";
+import { h, pngUrl, revokeUrl, setAttrs } from "./dom";
 import { type Fit, imageFit, pixelFit, smoothFit } from "./fit";
 import { formatNumber, formatPercent } from "./format";
 import { type StringKey, t } from "./i18n";
@@ -188,7 +188,7 @@ class Pictures {
       if (old.img.alt !== alt) old.img.alt = alt;
       return old;
     }
-    if (old) URL.revokeObjectURL(old.url);
+    if (old) revokeUrl(old.url);
     const url = pngUrl(found.png);
     const img = h("img", {
       class: "cnnviz-image",
@@ -209,7 +209,7 @@ class Pictures {
   retain(keep: ReadonlySet<string>): void {
     for (const [slot, entry] of this.#slots) {
       if (keep.has(slot)) continue;
-      URL.revokeObjectURL(entry.url);
+      revokeUrl(entry.url);
       this.#slots.delete(slot);
     }
   }

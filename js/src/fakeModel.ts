@@ -4,7 +4,8 @@
 
 import type { AnyModel } from "@anywidget/types";
 import type { LayerInfo, Traits } from "./protocol";
-import createWidget from "./widget";
+import { DATA_URL_MAX_BYTES } from "./dom";
+import createWidget, { REDRAW_AFTER_MS } from "./widget";
 
 type Callback = (...args: unknown[]) => void;
 
@@ -123,6 +124,13 @@ export function pngBytes(seed = 0): DataView {
   return new DataView(bytes.buffer);
 }
 
+/** PNG-looking bytes too big for a `data:` URL: shown from an object URL (dom.ts pngUrl). */
+export function bigPngBytes(seed = 0): DataView {
+  const bytes = new Uint8Array(DATA_URL_MAX_BYTES + 1);
+  bytes.set([137, 80, 78, 71, 13, 10, 26, 10, seed]);
+  return new DataView(bytes.buffer);
+}
+
 export function imageMeta(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     kind: "mosaic",
@@ -171,6 +179,14 @@ export interface Mounted {
 }
 
 /** Runs the widget the way anywidget does: one initialize, then one render per view. */
+/**
+ * Waits until a clicked choice is drawn: the widget puts the redraw off until the kernel's
+ * answer, or REDRAW_AFTER_MS without one (widget.ts `choose`).
+ */
+export async function redrawn(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, REDRAW_AFTER_MS + 5));
+}
+
 export async function mountWidget(model: FakeModel, views = 1): Promise<Mounted[]> {
   const widget = createWidget();
   const signal = new AbortController().signal;

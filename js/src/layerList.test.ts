@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { FakeModel, layer, mountOne } from "./fakeModel";
+import { FakeModel, layer, mountOne, redrawn } from "./fakeModel";
 
 const LAYERS = [
   layer("input_1", {
@@ -105,6 +105,7 @@ describe("layer list", () => {
     row(root, "dense").click();
     expect(model.get("layer")).toBe("dense");
     expect(model.saved.at(-1)?.layer).toBe("dense");
+    await redrawn();
     expect(row(root, "dense").getAttribute("aria-selected")).toBe("true");
     expect(row(root, "input_1").getAttribute("aria-selected")).toBe("false");
     expect(root.querySelectorAll("[aria-selected=true][role=treeitem]")).toHaveLength(1);

@@ -57,6 +57,8 @@ export class LayerList {
   #lang: Lang = "en";
   /** The row to scroll to at the next frame (one pending reveal at a time). */
   #revealing: HTMLElement | null = null;
+  /** The row being selected by a click, while its selection goes out. */
+  #clicked: string | null = null;
 
   constructor(options: LayerListOptions) {
     this.#options = options;
@@ -150,7 +152,7 @@ export class LayerList {
     // A selection the search hides stays selected; it has no row on screen to point at.
     const onScreen = node && !node.hidden ? node : undefined;
     setAttrs(this.#tree, { "aria-activedescendant": onScreen?.id });
-    if (onScreen) this.#reveal(onScreen);
+    if (onScreen && name !== this.#clicked) this.#reveal(onScreen);
   }
 
   #renderRow(row: TreeRow, index: number): HTMLElement {
@@ -330,10 +332,18 @@ export class LayerList {
       this.#setExpanded(name, !this.#expanded.has(name));
       return;
     }
-    // Keep keyboard navigation going from the row just clicked.
+    if (name !== this.#selected) {
+      // The row is on screen (it was just clicked): no scrolling to it, whose reading of
+      // positions would lay out the page in the frame right after the click.
+      this.#clicked = name;
+      try {
+        this.#options.onSelect(name);
+      } finally {
+        this.#clicked = null;
+      }
+    } else this.#options.onReselect?.(name);
+    // Keep keyboard navigation going from the row just clicked (after the choice went out).
     this.#tree.focus({ preventScroll: true });
-    if (name !== this.#selected) this.#options.onSelect(name);
-    else this.#options.onReselect?.(name);
   }
 
   #onKey(event: KeyboardEvent): void {

@@ -1,5 +1,14 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { FakeModel, imageMeta, layer, mountOne, pngBytes, resultMessage } from "./fakeModel";
+import {
+  bigPngBytes,
+  FakeModel,
+  imageMeta,
+  layer,
+  mountOne,
+  pngBytes,
+  resultMessage,
+} from "./fakeModel";
+import { WAIT_MS } from "./panel";
 
 const LAYERS = [layer("conv1"), layer("conv2"), layer("dense", { kind: "dense" })];
 
@@ -41,7 +50,7 @@ describe("result panel", () => {
     ]);
     expect(p.dataset.state).toBe("ready");
     const img = p.querySelector("img");
-    expect(img?.getAttribute("src")).toMatch(/^blob:/);
+    expect(img?.getAttribute("src")).toMatch(/^(blob|data):/);
     expect(img?.dataset).toMatchObject({
       rows: "4",
       cols: "8",
@@ -55,6 +64,46 @@ describe("result panel", () => {
     expect(warning?.textContent).toContain("3 channels are constant");
     expect(warning?.textContent).toContain("⚠");
     expect(p.querySelector("[data-role=loading]")?.hasAttribute("hidden")).toBe(true);
+  });
+
+  it("draws the wait only once it has lasted WAIT_MS, and never for a quick answer", async () => {
+    vi.useFakeTimers();
+    try {
+      const model = new FakeModel({ layers: LAYERS, layer: "conv1" });
+      const { root } = await mountOne(model);
+      const p = panel(root);
+      const figure = p.querySelector(".cnnviz-figure");
+      const waiting = (): boolean => figure?.classList.contains("is-waiting") === true;
+      // Loading at once (data-state, the overlay not hidden), drawn only after the wait.
+      expect(p.dataset.state).toBe("loading");
+      expect(p.querySelector("[data-role=loading]")?.hasAttribute("hidden")).toBe(false);
+      vi.advanceTimersByTime(WAIT_MS - 1);
+      expect(waiting()).toBe(false);
+      vi.advanceTimersByTime(1);
+      expect(waiting()).toBe(true);
+      model.emitCustom(resultMessage(1, "conv1"), [pngBytes()]);
+      expect(p.dataset.state).toBe("ready");
+      expect(waiting()).toBe(false);
+      // The next layer answers within the wait: nothing is drawn for it, then or later.
+      model.set("layer", "conv2");
+      expect(p.dataset.state).toBe("loading");
+      expect(figure?.classList.contains("is-stale")).toBe(true);
+      vi.advanceTimersByTime(WAIT_MS / 2);
+      model.emitCustom(resultMessage(2, "conv2"), [pngBytes()]);
+      expect(p.dataset.state).toBe("ready");
+      vi.advanceTimersByTime(WAIT_MS);
+      expect(waiting()).toBe(false);
+      // Updates while loading (the kernel's "pending") keep one wait going: it is drawn
+      // WAIT_MS after the wait began, not after the last update.
+      model.set("layer", "dense");
+      vi.advanceTimersByTime(WAIT_MS / 2);
+      model.emitCustom(pending(3, "dense"));
+      expect(waiting()).toBe(false);
+      vi.advanceTimersByTime(WAIT_MS / 2);
+      expect(waiting()).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("ignores results for another layer and older requests", async () => {
@@ -281,10 +330,17 @@ describe("result panel", () => {
     const revoke = vi.spyOn(URL, "revokeObjectURL");
     const model = new FakeModel({ layers: LAYERS, layer: "conv1" });
     const view = await mountOne(model);
+    // A small PNG is shown from a data: URL, which holds nothing to revoke.
     model.emitCustom(resultMessage(1, "conv1"), [pngBytes(1)]);
-    const first = panel(view.root).querySelector("img")?.getAttribute("src");
+    const small = panel(view.root).querySelector("img")?.getAttribute("src");
+    expect(small).toMatch(/^data:image\/png;base64,iVBORw0KGgoB/);
     model.emitCustom(pending(2, "conv1"));
-    model.emitCustom(resultMessage(2, "conv1"), [pngBytes(2)]);
+    model.emitCustom(resultMessage(2, "conv1"), [bigPngBytes(1)]);
+    expect(revoke).not.toHaveBeenCalled();
+    const first = panel(view.root).querySelector("img")?.getAttribute("src");
+    expect(first).toMatch(/^blob:/);
+    model.emitCustom(pending(3, "conv1"));
+    model.emitCustom(resultMessage(3, "conv1"), [bigPngBytes(2)]);
     expect(revoke).toHaveBeenCalledWith(first);
     const second = panel(view.root).querySelector("img")?.getAttribute("src");
     view.cleanup();

@@ -16,6 +16,14 @@ import { WeightsView } from "./weightsView";
 
 export { fitWidth, MAX_UPSCALE } from "./fit";
 
+/**
+ * How long a selection loads before the panel says so (the "Computing…" overlay, the last
+ * picture dimmed). Most answers come sooner; a status that flashes for a few milliseconds is
+ * noise, and drawing it (a spinning, composited layer) costs the page a frame right when the
+ * answer is due. A timer, not a CSS delay: a delayed CSS animation is set up at once.
+ */
+export const WAIT_MS = 200;
+
 export interface PanelUpdate {
   layer: string;
   view: string;
@@ -110,6 +118,8 @@ export class ResultPanel {
   #state: Display["state"] = "loading";
   /** The figure's content width as the ResizeObserver last reported it. */
   #width: number | undefined;
+  /** Shows the wait (class `is-waiting`) once a selection has loaded for WAIT_MS. */
+  #waitTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(signal: AbortSignal, set: SetTrait = () => undefined) {
     this.element = h("div", { class: "cnnviz-panel", "data-panel": "", role: "tabpanel" });
@@ -148,6 +158,20 @@ export class ResultPanel {
   /** What the panel shows: "loading", "ready" or "error" (as `data-state`). */
   get state(): Display["state"] {
     return this.#state;
+  }
+
+  /**
+   * Says that `layer` and `view` are loading, in the panel's data attributes only (no style
+   * depends on them, so the page needs no redraw); the next `update` draws it.
+   */
+  announce(layer: string, view: string): void {
+    this.#state = "loading";
+    setAttrs(this.element, {
+      "data-layer": layer,
+      "data-view": view,
+      "data-state": "loading",
+      "aria-busy": "true",
+    });
   }
 
   update({ layer, view, lang, display: given, traits }: PanelUpdate): void {
@@ -198,6 +222,7 @@ export class ResultPanel {
     this.#loading.hidden = state !== "loading" || layer === "" || settled || streaming;
     const dim = state === "loading" && !settled && (display.stale || !result || foreign);
     this.#figure.classList.toggle("is-stale", dim);
+    this.#wait(!this.#loading.hidden || dim);
     this.#figure.classList.toggle("is-empty", !hasContent);
     setAttrs(renderer.content, { inert: foreign });
     this.#figure.hidden = state === "error";
@@ -205,9 +230,28 @@ export class ResultPanel {
   }
 
   destroy(): void {
+    this.#wait(false);
     this.#observer?.disconnect();
     this.#view?.destroy();
     this.#view = null;
+  }
+
+  /**
+   * Whether the figure waits for an answer: the overlay and the dimming it marks (hidden
+   * and `is-stale`, set at once) are drawn once the wait has lasted WAIT_MS (`is-waiting`).
+   */
+  #wait(waiting: boolean): void {
+    if (!waiting) {
+      if (this.#waitTimer !== null) clearTimeout(this.#waitTimer);
+      this.#waitTimer = null;
+      this.#figure.classList.remove("is-waiting");
+      return;
+    }
+    if (this.#waitTimer !== null || this.#figure.classList.contains("is-waiting")) return;
+    this.#waitTimer = setTimeout(() => {
+      this.#waitTimer = null;
+      this.#figure.classList.add("is-waiting");
+    }, WAIT_MS);
   }
 
   /** The renderer of `view`, made anew when the tab changes. */

@@ -1,7 +1,7 @@
 // One thumbnail button per input image; the pressed one is the `sample` trait. Tab enters
 // the row once (on the pressed one) and the arrow keys move along it, as in a radio group.
 
-import { h, pngUrl, setAttrs } from "./dom";
+import { h, pngUrl, revokeUrl, setAttrs } from "./dom";
 import { t } from "./i18n";
 import { type Lang, type SampleInfo, toBytes } from "./protocol";
 
@@ -79,7 +79,7 @@ export class SamplePicker {
   }
 
   #revoke(): void {
-    for (const url of this.#urls) URL.revokeObjectURL(url);
+    for (const url of this.#urls) revokeUrl(url);
     this.#urls = [];
   }
 

@@ -1,6 +1,6 @@
 // What every tab's renderer shares: the traits it reads and sets, image URLs, sizing.
 
-import { h, pngUrl, setAttrs } from "./dom";
+import { h, pngUrl, revokeUrl, setAttrs } from "./dom";
 import type { Fit } from "./fit";
 import { t } from "./i18n";
 import type { Lang, SaliencyMethod } from "./protocol";
@@ -78,7 +78,7 @@ export class ResultUrls {
   }
 
   revoke(): void {
-    for (const url of this.#urls.values()) URL.revokeObjectURL(url);
+    for (const url of this.#urls.values()) revokeUrl(url);
     this.#urls.clear();
     this.#result = null;
   }

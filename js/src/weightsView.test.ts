@@ -58,7 +58,7 @@ describe("weights tab", () => {
     ]);
     for (const grid of grids) {
       const img = q<HTMLImageElement>(grid, "img");
-      expect(img.getAttribute("src")).toMatch(/^blob:/);
+      expect(img.getAttribute("src")).toMatch(/^(blob|data):/);
       expect(img.dataset).toMatchObject({ rows: "2", cols: "16", tileWidth: "30", gap: "1" });
     }
     // Each grid has its own PNG (buffers[0] and buffers[1]).
@@ -171,7 +171,7 @@ describe("weights tab", () => {
     expect(stats).toContain("std0.142");
     expect(stats).toContain("L2 norm0.428");
     const map = q<HTMLImageElement>(linked, "img[data-role=feature-map]");
-    expect(map.getAttribute("src")).toMatch(/^blob:/);
+    expect(map.getAttribute("src")).toMatch(/^(blob|data):/);
     expect(linked.textContent).toContain("Feature map · channel 3");
 
     q<HTMLButtonElement>(linked, "[data-role=next]").click();

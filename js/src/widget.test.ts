@@ -7,6 +7,7 @@ import {
   pngBytes,
   renderInto,
   resultMessage,
+  redrawn,
 } from "./fakeModel";
 import createWidget from "./widget";
 
@@ -46,10 +47,11 @@ describe("widget", () => {
     expect(buttons[0]?.title).toBe("cat");
     expect(buttons[1]?.title).toBe("Sample 2");
     expect(picker.querySelectorAll("img")).toHaveLength(2);
-    expect(picker.querySelector("img")?.getAttribute("src")).toMatch(/^blob:/);
+    expect(picker.querySelector("img")?.getAttribute("src")).toMatch(/^(blob|data):/);
     buttons[1]?.click();
     expect(model.get("sample")).toBe(1);
     expect(model.saved.at(-1)?.sample).toBe(1);
+    await redrawn();
     expect(buttons.map((b) => b.getAttribute("aria-pressed"))).toEqual(["false", "true"]);
   });
 
@@ -68,6 +70,7 @@ describe("widget", () => {
     tabs[1]?.click();
     expect(model.get("view")).toBe("weights");
     expect(model.saved).toHaveLength(1);
+    await redrawn();
     expect(tabs[1]?.getAttribute("aria-selected")).toBe("true");
     expect(q(root, "[data-panel]").dataset.view).toBe("weights");
     model.set("views", ["activations"]);
@@ -95,6 +98,7 @@ describe("widget", () => {
     const [a, b] = await mountWidget(model, 2);
     if (!a || !b) throw new Error("two views expected");
     q(b.root, "[data-layer=conv2]").click();
+    await redrawn();
     for (const view of [a, b]) {
       expect(q(view.root, "[data-layer=conv2]").getAttribute("aria-selected")).toBe("true");
       expect(q(view.root, "[data-panel]").dataset).toMatchObject({
@@ -113,6 +117,45 @@ describe("widget", () => {
     a.cleanup();
     model.emitCustom(resultMessage(4, "conv2", { caption: "again" }), [pngBytes()]);
     expect(b.root.textContent).toContain("again");
+  });
+
+  it("puts a clicked choice's redraw off until the kernel answers", async () => {
+    const model = new FakeModel({ layers: LAYERS, layer: "conv1" });
+    const { root } = await mountOne(model);
+    const p = q(root, "[data-panel]");
+    model.emitCustom(resultMessage(1, "conv1"), [pngBytes()]);
+    expect(p.dataset.state).toBe("ready");
+    // A click: the choice goes out, the panel's attributes say "loading" at once, and the
+    // page is not redrawn yet (the old row stays marked, the old picture stays as it was).
+    q(root, "[data-layer=conv2]").click();
+    expect(model.saved.at(-1)?.layer).toBe("conv2");
+    expect(p.dataset).toMatchObject({ layer: "conv2", state: "loading" });
+    expect(q(root, "[data-layer=conv1]").getAttribute("aria-selected")).toBe("true");
+    expect(q(root, ".cnnviz-caption-layer").textContent).toBe("conv1");
+    // The answer draws everything in one go.
+    model.emitCustom(resultMessage(2, "conv2"), [pngBytes(1)]);
+    expect(p.dataset).toMatchObject({ layer: "conv2", state: "ready" });
+    expect(q(root, "[data-layer=conv2]").getAttribute("aria-selected")).toBe("true");
+    expect(q(root, ".cnnviz-caption-layer").textContent).toBe("conv2");
+    // No answer: drawn as loading after REDRAW_AFTER_MS.
+    q(root, "[data-layer=conv1]").click(); // conv1 is in the browser's store: drawn at once
+    expect(q(root, "[data-layer=conv1]").getAttribute("aria-selected")).toBe("true");
+    expect(p.dataset.state).toBe("ready");
+    q(root, "[data-layer=conv2]").click(); // held too: drawn at once
+    expect(q(root, ".cnnviz-caption-layer").textContent).toBe("conv2");
+    model.set("layers", [...LAYERS, layer("conv3")]);
+    q(root, "[data-layer=conv3]").click();
+    expect(q(root, ".cnnviz-caption-layer").textContent).toBe("conv2");
+    await redrawn();
+    expect(q(root, ".cnnviz-caption-layer").textContent).toBe("conv3");
+    expect(q(root, "[data-layer=conv3]").getAttribute("aria-selected")).toBe("true");
+    expect(p.dataset.state).toBe("loading");
+    // A key's choice is drawn at once: the focus follows the key.
+    const tree = q(root, "[role=tree]");
+    tree.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowUp", bubbles: true }));
+    expect(model.get("layer")).toBe("conv2");
+    expect(q(root, "[data-layer=conv2]").getAttribute("aria-selected")).toBe("true");
+    expect(q(root, ".cnnviz-caption-layer").textContent).toBe("conv2");
   });
 
   it("sends one refresh for views rendered together", async () => {

@@ -30,6 +30,8 @@ export const NARROW_WIDTH = 560;
 /** Side by side below this width, or stacked below TIGHT_WIDTH, the tree drops its Type column. */
 export const COMPACT_WIDTH = 820;
 export const TIGHT_WIDTH = 460;
+/** How long a choice's redraw waits for the kernel's answer at most (see `choose`). */
+export const REDRAW_AFTER_MS = 50;
 
 type Model = AnyModel<Traits>;
 
@@ -108,14 +110,32 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
   const { signal } = controller;
   const idPrefix = uniqueId("cnnviz");
   // A choice made here goes to the kernel before the page redraws for it: the listeners the
-  // change fires wait until `save_changes` has sent it, so the kernel starts while the page
-  // draws the new selection (several milliseconds in a big JupyterLab page).
+  // change fires wait until `save_changes` has sent it. And while the kernel works, the page
+  // is left alone: the redraw waits for the answer (or REDRAW_AFTER_MS at most), so that a
+  // quick answer finds the page idle and is drawn in the frame that draws the selection. A
+  // redraw right after the click (style, layout and paint of a whole JupyterLab page, 5-10
+  // ms) would delay the kernel's messages, which queue behind it. Only the panel's data
+  // attributes change at once (no style depends on them): `data-state` says "loading".
   let held: Set<() => void> | null = null;
+  let deferred: Set<() => void> | null = null;
+  let deferTimer: ReturnType<typeof setTimeout> | null = null;
+  /** While a key's listeners run: a choice made with a key is drawn at once. */
+  let byKey = false;
   const gated = (callback: () => void) => (): void => {
     if (held) held.add(callback);
+    else if (deferred) deferred.add(callback);
     else callback();
   };
+  /** Runs the redraw a choice put off (when an answer arrives, on input, or on time). */
+  const redraw = (): void => {
+    if (deferTimer !== null) clearTimeout(deferTimer);
+    deferTimer = null;
+    const waiting = deferred;
+    deferred = null;
+    if (waiting) for (const callback of waiting) callback();
+  };
   const choose = <K extends Choosable>(key: K, value: Traits[K]): void => {
+    redraw();
     store.clearNotice();
     const waiting = new Set<() => void>();
     held = waiting;
@@ -124,7 +144,18 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
       model.save_changes();
     } finally {
       held = null;
-      for (const callback of waiting) callback();
+      const s = readSelection(model);
+      const key = selectionKey(s.layer, s.view, s.sample);
+      const display = resolveDisplay(store.get(key), s.snapshot, key);
+      if (waiting.size === 0 || display.state !== "loading" || s.layer === "" || byKey) {
+        // Drawn from the browser's store, nothing to wait for, or chosen with a key (the
+        // focus follows the key at once): drawn now.
+        for (const callback of waiting) callback();
+      } else {
+        deferred = waiting;
+        deferTimer = setTimeout(redraw, REDRAW_AFTER_MS);
+        panel.announce(s.layer, s.view);
+      }
     }
   };
   const refresh = (): void => {
@@ -257,13 +288,32 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
       (name): [string, () => void] => [`change:${name}`, updatePanel],
     ),
   ];
-  for (const [event, callback] of listeners) model.on(event, callback);
+  const gatedListeners = listeners.map(([event, callback]): [string, () => void] => [
+    event,
+    gated(callback),
+  ]);
+  for (const [event, callback] of gatedListeners) model.on(event, callback);
+  // Input reads what is on screen (the row below the selected one, the next sample): a
+  // redraw put off is done first.
+  root.addEventListener("pointerdown", redraw, { capture: true, signal });
+  root.addEventListener(
+    "keydown",
+    () => {
+      redraw();
+      byKey = true;
+      setTimeout(() => {
+        byKey = false;
+      }, 0); // after this event's listeners, whichever stop it
+    },
+    { capture: true, signal },
+  );
   const showNotice = (): void => {
     const refused = store.notice;
     notice.textContent = refused ? rejectedText(readSelection(model).lang, refused) : "";
     notice.hidden = refused === null;
   };
   const unsubscribe = store.subscribe((key) => {
+    redraw(); // an answer (or a notice) came: the selection is drawn with it
     if (key === NOTICE) {
       showNotice();
       return;
@@ -298,7 +348,9 @@ function renderView(model: Model, el: HTMLElement, store: ResultStore): () => vo
 
   return () => {
     controller.abort();
-    for (const [event, callback] of listeners) model.off(event, callback);
+    if (deferTimer !== null) clearTimeout(deferTimer);
+    deferred = null;
+    for (const [event, callback] of gatedListeners) model.off(event, callback);
     unsubscribe();
     resize?.disconnect();
     panel.destroy();
