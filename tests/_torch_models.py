@@ -6,6 +6,7 @@ imports torch: only torch tests import it.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -95,6 +96,11 @@ def skip_net(inplace: bool = False, seed: int = 0) -> SkipNet:
                 module.weight.uniform_(0.5, 1.5)
                 module.bias.uniform_(-0.2, 0.2)
     return model.train()
+
+
+def nhwc(x: torch.Tensor) -> np.ndarray:
+    """A channels-first tensor as the channels-last numpy batch the adapter takes."""
+    return x.detach().permute(0, 2, 3, 1).numpy()
 
 
 def images(n: int = 2, size: int = 12, seed: int = 1) -> torch.Tensor:

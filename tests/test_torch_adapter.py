@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _torch_models import Guard, images, skip_net
+from _torch_models import Guard, images, nhwc, skip_net
 from torch import nn
 
 import cnnviz_widget as cw
@@ -28,10 +28,6 @@ from cnnviz_widget.methods.gradcam import cam_details
 from cnnviz_widget.methods.weights import check_same_architecture
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def nhwc(x: torch.Tensor) -> np.ndarray:
-    return x.detach().permute(0, 2, 3, 1).numpy()
 
 
 @pytest.fixture

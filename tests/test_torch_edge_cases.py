@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from _torch_models import Guard, images
+from _torch_models import Guard, images, nhwc
 from torch import nn
 
 from cnnviz_widget.adapters import adapter_for
@@ -199,13 +199,9 @@ def _deep_net() -> nn.Module:
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)).eval()
 
 
-def _nhwc(x: torch.Tensor) -> np.ndarray:
-    return x.numpy().transpose(0, 2, 3, 1)
-
-
 def test_recording_every_module_equals_recording_each_alone():
     model = _deep_net()
-    x = _nhwc(images(2, 8))
+    x = nhwc(images(2, 8))
     adapter = adapter_for(model)
     names = [info.name for info in adapter.list_layers()]
     guard = Guard(model)
@@ -223,7 +219,7 @@ def test_a_users_own_forward_hook_is_recorded_after_it_ran_as_module_by_module()
     """What a layer hands on is recorded, also when the user's hook replaced it: global
     hooks run before a module's own, so a module with hooks of its own gets ours on it."""
     model = _deep_net()
-    x = _nhwc(images(1, 8))
+    x = nhwc(images(1, 8))
     adapter = adapter_for(model)
     names = [info.name for info in adapter.list_layers()]
     plain = adapter.activations([x], names)
@@ -252,7 +248,7 @@ def test_a_pass_that_raises_leaves_no_global_hook():
     model = _deep_net()
     adapter = adapter_for(model)
     names = [info.name for info in adapter.list_layers()]
-    adapter.activations([_nhwc(images(1, 8))], names)
+    adapter.activations([nhwc(images(1, 8))], names)
     guard = Guard(model)
 
     def broken(module: nn.Module, args: object, output: torch.Tensor) -> None:
@@ -262,7 +258,7 @@ def test_a_pass_that_raises_leaves_no_global_hook():
     handle = model[-1].register_forward_hook(broken)
     try:
         with pytest.raises(RuntimeError, match="broken on purpose"):
-            adapter.activations([_nhwc(images(1, 8))], names)
+            adapter.activations([nhwc(images(1, 8))], names)
     finally:
         handle.remove()
     guard.check()  # global hooks among them

@@ -22,10 +22,6 @@ from cnnviz_widget.adapters import adapter_for
 from cnnviz_widget.methods.gradcam import cam_details
 
 
-def nhwc(x: torch.Tensor) -> np.ndarray:
-    return x.detach().permute(0, 2, 3, 1).numpy()
-
-
 def min_max(maps: np.ndarray) -> np.ndarray:
     lo = maps.min(axis=(1, 2), keepdims=True)
     return (maps - lo) / (maps.max(axis=(1, 2), keepdims=True) - lo)
