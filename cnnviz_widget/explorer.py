@@ -105,6 +105,10 @@ class _Mailbox:
             request, self._request = self._request, None
             return None if self._closed else request
 
+    def is_empty(self) -> bool:
+        with self._cond:
+            return self._request is None
+
     def close(self) -> None:
         with self._cond:
             self._closed = True
@@ -121,6 +125,12 @@ def _work(mailbox: _Mailbox, explorer_ref: weakref.ref[LayerExplorer]) -> None:
             return
         if not explorer._is_stale(request):
             explorer._serve(request)
+        if mailbox.is_empty():
+            # Idle: keep a new sample's outputs (the picture drawn from them is sent).
+            try:
+                explorer._session.settle()
+            except Exception:  # MemoryError: the next pass of that sample runs again
+                _log.debug("keeping a sample's outputs failed:\n%s", traceback.format_exc())
         del explorer
 
 

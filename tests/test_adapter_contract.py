@@ -23,7 +23,7 @@ import pytest
 
 import cnnviz_widget as cw
 from cnnviz_widget.adapters import adapter_for
-from cnnviz_widget.adapters.base import Adapter
+from cnnviz_widget.adapters.base import Adapter, Recording
 
 FRAMEWORKS = ["keras", "torch"]
 H = W = 6
@@ -298,6 +298,25 @@ def test_activations_equal_the_definition(case, adapter):
         np.testing.assert_allclose(acts[name], expected[name], rtol=1e-5, atol=1e-5, err_msg=name)
     public = cw.activations(case.model, case.images, ["dw", "relu"])
     np.testing.assert_allclose(public["dw"], expected["dw"], atol=1e-5)
+
+
+def test_recorded_activations_are_the_activations_read_one_by_one(adapter):
+    names = list(LAYER_KINDS)
+    expected = adapter.activations([IMAGES], names)
+    recording = adapter.recorded_activations([IMAGES], names)
+    assert isinstance(recording, Recording)
+    assert list(recording) == names
+    assert len(recording) == len(names)
+    assert "relu" in recording
+    assert "no such layer" not in recording
+    first = recording["relu"]  # read before the rest are converted
+    np.testing.assert_array_equal(first, expected["relu"])
+    settled = recording.settle()
+    assert settled["relu"] is first  # converted once
+    assert list(settled) == names
+    for name in names:
+        assert settled[name].dtype == np.float32, name
+        np.testing.assert_array_equal(settled[name], expected[name], err_msg=name)
 
 
 def test_logits_are_pre_softmax(adapter):

@@ -352,6 +352,10 @@ def test_nan_images_rank_last_and_ties_keep_index_order(keras, data):
         acts = sub.predict(images, verbose=0)
         values = acts.astype(np.float64).mean(axis=(1, 2)) if acts.ndim == 4 else acts
         values = np.where(np.isnan(values), -np.inf, values).astype(np.float32)
+        # Copies of one image tie by definition.  ``predict``'s batched kernels may round
+        # them differently by their place in the batch (seen on a machine with AVX2 only),
+        # so the reference takes image 20's value for its copies.
+        values[[10, 30, 31, 90]] = values[20]
         indices, _ = ranked(values, 118)
         np.testing.assert_array_equal(result.indices, indices)
         np.testing.assert_array_equal(result.indices[:, -2:], [[0, 7]] * len(indices))

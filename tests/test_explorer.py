@@ -162,13 +162,54 @@ def test_one_forward_pass_per_sample_serves_every_layer(explorer, monkeypatch):
         passes.append(len(names))
         return original(inputs, names)
 
+    def counting_recorded(inputs, names):
+        passes.append(len(names))
+        return original_recorded(inputs, names)
+
+    original_recorded = explorer.session.adapter.recorded_activations
     monkeypatch.setattr(explorer.session.adapter, "activations", counting)
+    monkeypatch.setattr(explorer.session.adapter, "recorded_activations", counting_recorded)
     explorer.sample = 2
     recorder.wait_for("result", _latest_request(recorder))
     for name in ["pool_a", "conv_b", "flat", "probs"]:
         explorer.layer = name
         recorder.wait_for("result", _latest_request(recorder))
     assert passes == [5]  # one pass, all five layers
+
+
+def test_a_new_sample_is_drawn_from_its_pass_and_kept_afterwards(
+    explorer, digits_like, monkeypatch
+):
+    # The picture of a new sample's layer is drawn from the pass's recording (only that
+    # layer converted); the worker keeps every layer in the cache once the picture is sent.
+    session = explorer.session
+    recorder = Recorder(explorer)
+    checked = threading.Event()
+    settle = session.settle
+
+    def settle_when_checked():
+        checked.wait(120)
+        settle()
+
+    monkeypatch.setattr(session, "settle", settle_when_checked)
+    explorer.sample = 1
+    _, (png,) = recorder.wait_for("result", _latest_request(recorder))
+    assert session.activation_cache.get(1) is None
+    assert session.is_passed(1)
+    explorer.layer = "conv_b"  # another layer of the recorded sample: answered at once
+    quick = recorder.messages[-1][0]
+    assert (quick["type"], quick["layer"]) == ("result", "conv_b")
+    checked.set()
+    deadline = time.monotonic() + 120  # not a speed check: the worker settles when idle
+    while session.activation_cache.get(1) is None:
+        assert time.monotonic() < deadline, "the worker never kept sample 1's outputs"
+        time.sleep(0.01)
+    assert session._recording is None
+    expected = activations(explorer.model, digits_like[1:2], ["conv_a", "conv_b", "probs"])
+    for name, value in expected.items():
+        np.testing.assert_allclose(session.activation_cache.get(1)[name], value, atol=1e-6)
+    sample = Image.open(io.BytesIO(png))
+    assert sample.size == (8 * 26 + 7 * GAP, 1 * 26)
 
 
 def test_python_side_selection_and_refresh(explorer):

@@ -15,11 +15,15 @@ look for them with ``getattr`` and fall back on the required methods:
 
 - :class:`ChannelValues` (the Keras adapter has it): a dataset scan's per-channel values,
   reduced in the framework.  Without it, ``methods.dataset`` reduces ``activations``.
+- :class:`DeferredActivations` (the Keras adapter has it): one pass's outputs left in the
+  framework, each turned into numpy when read (:class:`Recording`).  The explorer draws a
+  new sample's layer from it and keeps the rest afterwards.  Without it, ``activations``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -154,4 +158,57 @@ class ChannelValues(Protocol):
         inputs must give the same bits in any process (a Dask worker's values are merged
         with the calling process's).
         """
+        ...
+
+
+class Recording(Mapping[str, np.ndarray]):
+    """Outputs of one forward pass, still the framework's: each becomes numpy when read.
+
+    Reading one layer costs that layer's conversion; :meth:`settle` converts the rest and
+    lets the framework's outputs go.  Why it exists: a framework's pass reuses the memory of
+    the outputs of its last pass once they are freed, but numpy copies of every layer need
+    memory the process may never have touched, and on some machines (virtual machines that
+    map memory on first touch) that costs more than the pass itself (``benchmarks/
+    README.md``, the latency section).  The explorer draws the one layer asked for from a
+    recording, sends it, and then settles the recording into its cache.  Thread-safe.
+    """
+
+    def __init__(self, outputs: Mapping[str, Any], convert: Callable[[Any], np.ndarray]) -> None:
+        self._raw: dict[str, Any] = dict(outputs)
+        self._names = list(outputs)
+        self._convert = convert
+        self._done: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        with self._lock:
+            value = self._done.get(name)
+            if value is None:
+                value = self._done[name] = self._convert(self._raw.pop(name))
+            return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._done or name in self._raw
+
+    def settle(self) -> dict[str, np.ndarray]:
+        """Every output as numpy (converted once); the framework's outputs are dropped."""
+        for name in self._names:
+            self[name]
+        return {name: self._done[name] for name in self._names}
+
+
+@runtime_checkable
+class DeferredActivations(Protocol):
+    """Optional: ``activations`` whose conversion to numpy waits until each is read."""
+
+    def recorded_activations(
+        self, inputs: Sequence[np.ndarray], names: Sequence[str]
+    ) -> Recording:
+        """What ``activations(inputs, names)`` gives, as a :class:`Recording` of one pass."""
         ...

@@ -26,6 +26,7 @@ import numpy as np
 from .._inputs import Preprocess, display_images, model_inputs, prebuild_inputs
 from .._layers import LayerInfo, kind_of, resolve_layer
 from .._messages import Message
+from .base import Recording
 
 _SEP = "/"
 #: Layer classes whose kernel is depthwise, ``(kh, kw, in, multiplier)``.
@@ -312,10 +313,13 @@ class KerasAdapter:
     def activations(
         self, inputs: Sequence[np.ndarray], names: Sequence[str]
     ) -> dict[str, np.ndarray]:
+        return self.recorded_activations(inputs, names).settle()
+
+    def recorded_activations(self, inputs: Sequence[np.ndarray], names: Sequence[str]) -> Recording:
         wanted = frozenset(names)
         function = self._function_for(wanted)
         outputs = function(*[keras.ops.convert_to_tensor(x) for x in inputs])
-        return {name: np.asarray(keras.ops.convert_to_numpy(outputs[name])) for name in names}
+        return Recording({name: outputs[name] for name in names}, _to_numpy)
 
     def _function_for(self, wanted: frozenset[str]) -> Callable[..., dict[str, Any]]:
         with self._lock:
@@ -657,6 +661,10 @@ def _concrete_or_eager(function: Callable[..., Any], signature: list[Any]) -> Ca
         if "scope name" not in str(error):
             raise
         return function
+
+
+def _to_numpy(tensor: Any) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(tensor))
 
 
 def _spatial_mean(output: Any) -> Any:

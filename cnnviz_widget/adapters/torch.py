@@ -70,6 +70,7 @@ from .._inputs import as_batches
 from .._inputs import display_images as _display_images
 from .._layers import LayerInfo, kind_of, resolve_layer
 from .._messages import Message
+from .base import Recording
 
 #: Separates a module's name from the number of a later call: ``"_swish#2"``.
 CALL_MARK = "#"
@@ -625,6 +626,12 @@ class TorchAdapter:
                 reached.append(name)
         values = self._recorded_outputs(inputs, reached, modules)
         return {name: _numpy_channels_last(values[name]) for name in reached if name in values}
+
+    def recorded_activations(self, inputs: Sequence[np.ndarray], names: Sequence[str]) -> Recording:
+        """``activations`` as a ``Recording``: each output is copied when read, so that the
+        pass's own outputs are freed once it settles and the next pass reuses their memory."""
+        outputs = self.activations(inputs, names)
+        return Recording(outputs, np.copy)
 
     def _recorded_outputs(
         self, inputs: Sequence[np.ndarray], names: Sequence[str], modules: dict[str, Any]

@@ -16,7 +16,7 @@ import numpy as np
 from .._cache import BytesLRU
 from .._layers import LayerInfo, resolve_layer
 from .._messages import Message
-from ..adapters.base import Adapter
+from ..adapters.base import Adapter, Recording
 from ..methods.gradcam import CamCache
 from ._base import Request, ViewResult
 
@@ -84,6 +84,8 @@ class Session:
         self.result_cache = BytesLRU(64 * 2**20, lambda result: result.nbytes)
         self.cams = CamCache()
         self._pass_lock = threading.Lock()
+        #: The last new sample's pass, not yet kept as numpy: ``(sample, Recording)``.
+        self._recording: tuple[int, Recording] | None = None
         #: What the Examples tab searches (model inputs, or display images with preprocess).
         self.dataset = dataset
         self.preprocess = preprocess
@@ -138,6 +140,14 @@ class Session:
 
     def sample_activations(self, sample: int) -> dict[str, np.ndarray]:
         """Every layer's output for one sample, from one forward pass, cached."""
+        outputs = self._outputs(sample)
+        if isinstance(outputs, Recording):
+            self.settle()
+            return outputs.settle()  # converted once: the dict the cache holds
+        return outputs
+
+    def _outputs(self, sample: int) -> dict[str, np.ndarray] | Recording:
+        """The sample's outputs: cached, or the recording of its pass not settled yet."""
         if self.inputs is None:
             raise ValueError(
                 Message(
@@ -149,18 +159,51 @@ class Session:
         cached = self.activation_cache.get(sample)  # the cache is thread-safe itself
         if cached is not None:
             return cached
+        recording = self._recording  # read once: the worker may settle it meanwhile
+        if recording is not None and recording[0] == sample:
+            return recording[1]  # thread-safe itself
         with self._pass_lock:  # two requests for one sample must not run two passes
             cached = self.activation_cache.get(sample)
-            if cached is None:
-                cached = self.adapter.activations(
-                    self.sample_inputs(sample), [info.name for info in self.layers]
-                )
-                self.activation_cache.put(sample, cached)
-            return cached
+            if cached is not None:
+                return cached
+            if self._recording is not None and self._recording[0] == sample:
+                return self._recording[1]
+            self._settle_locked()  # its outputs' memory is what this pass reuses
+            names = [info.name for info in self.layers]
+            inputs = self.sample_inputs(sample)
+            record = getattr(self.adapter, "recorded_activations", None)
+            if record is None:
+                outputs = self.adapter.activations(inputs, names)
+                self.activation_cache.put(sample, outputs)
+                return outputs
+            recording = record(inputs, names)
+            self._recording = (sample, recording)
+            return recording
+
+    def settle(self) -> None:
+        """Keep the last new sample's outputs in the cache, as numpy (see ``Recording``).
+
+        The explorer's worker calls this once it has sent the picture drawn from them.
+        """
+        with self._pass_lock:
+            self._settle_locked()
+
+    def _settle_locked(self) -> None:
+        if self._recording is not None:
+            sample, recording = self._recording
+            self.activation_cache.put(sample, recording.settle())
+            self._recording = None
+
+    def is_passed(self, sample: int) -> bool:
+        """Whether the sample's outputs are at hand (cached, or recorded and not settled)."""
+        if self.activation_cache.get(sample) is not None:
+            return True
+        recording = self._recording
+        return recording is not None and recording[0] == sample
 
     def layer_output(self, sample: int, layer: str) -> np.ndarray:
-        """One layer's output for one sample, no batch axis (from the cached pass)."""
-        outputs = self.sample_activations(sample)
+        """One layer's output for one sample, no batch axis (from the sample's one pass)."""
+        outputs = self._outputs(sample)
         if layer not in outputs:
             raise ValueError(
                 Message(
@@ -228,12 +271,14 @@ class Session:
         result = self.result_cache.get(key)
         if result is not None:
             return result
-        if view.name != "activations" or self.activation_cache.get(request.sample) is None:
+        if view.name != "activations" or not self.is_passed(request.sample):
             return None
         return self.compute(request)
 
     def clear(self) -> None:
         """Forget everything computed (after the model's weights changed)."""
+        with self._pass_lock:
+            self._recording = None
         self.activation_cache.clear()
         self.result_cache.clear()
         self.cams.clear()
