@@ -62,8 +62,14 @@ MAX_FILTERS = 256
 #: A selection not answered within this many seconds gets a ``pending`` message (the panel
 #: dims the old picture and says it is computing).  A quicker answer goes alone: each message
 #: is a frame through the kernel, the server and the page, which costs more than drawing a
-#: small layer.  The panel shows a selection it has no picture of as computing by itself.
-PENDING_AFTER_S = 0.05
+#: small layer; one that comes just before the answer (a new sample's pass takes 40-70 ms on
+#: EfficientNet-Lite0) makes the page redraw in the answer's way.  The panel shows a selection
+#: it has no picture of as computing by itself, and dims the old picture only after its own
+#: ``WAIT_MS`` (200 ms, js/src/panel.ts), so this stays below that.
+PENDING_AFTER_S = 0.15
+#: The worker keeps a new sample's outputs (``Session.settle``, a copy of every layer) once
+#: no request has come for this many seconds after its picture was sent.
+SETTLE_AFTER_S = 0.1
 
 
 class InvalidSelection(traitlets.TraitError, ValueError):
@@ -105,9 +111,11 @@ class _Mailbox:
             request, self._request = self._request, None
             return None if self._closed else request
 
-    def is_empty(self) -> bool:
+    def is_idle_for(self, seconds: float) -> bool:
+        """Whether no request arrives within ``seconds`` (False at once if one is waiting)."""
         with self._cond:
-            return self._request is None
+            self._cond.wait_for(lambda: self._request is not None or self._closed, seconds)
+            return self._request is None and not self._closed
 
     def close(self) -> None:
         with self._cond:
@@ -125,8 +133,9 @@ def _work(mailbox: _Mailbox, explorer_ref: weakref.ref[LayerExplorer]) -> None:
             return
         if not explorer._is_stale(request):
             explorer._serve(request)
-        if mailbox.is_empty():
-            # Idle: keep a new sample's outputs (the picture drawn from them is sent).
+        if mailbox.is_idle_for(SETTLE_AFTER_S):
+            # Idle: keep a new sample's outputs (the picture drawn from them is sent, and
+            # the page has had time to show it before this takes the CPU).
             try:
                 explorer._session.settle()
             except Exception:  # MemoryError: the next pass of that sample runs again
@@ -267,6 +276,8 @@ class LayerExplorer(anywidget.AnyWidget):
         request = self._new_request()
         self._last_selection = _selection(request)
         self._serve(request, send=False)
+        # Its sample's outputs are kept now, not on the way to the next sample's picture.
+        self._session.settle()
 
     # ------------------------------------------------------------ validation
     # Every validator raises InvalidSelection: a TraitError, so that a value from the browser

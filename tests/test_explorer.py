@@ -183,6 +183,7 @@ def test_a_new_sample_is_drawn_from_its_pass_and_kept_afterwards(
     # The picture of a new sample's layer is drawn from the pass's recording (only that
     # layer converted); the worker keeps every layer in the cache once the picture is sent.
     session = explorer.session
+    assert session.activation_cache.get(0) is not None  # the first picture's, kept at once
     recorder = Recorder(explorer)
     checked = threading.Event()
     settle = session.settle

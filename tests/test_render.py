@@ -11,6 +11,7 @@ from PIL import Image
 
 from cnnviz_widget import mosaic
 from cnnviz_widget.render import GAP, NAN_RGB, feature_map_picture, note_codes
+from cnnviz_widget.render.maps import normalize_tiles
 
 
 def _decode(png: bytes) -> np.ndarray:
@@ -63,6 +64,24 @@ def test_constant_tiles_are_zero_not_nan():
     grid = mosaic(maps)
     assert not np.isnan(grid).any()
     assert (grid == 0).all()
+
+
+def test_a_nan_changes_only_its_own_channel():
+    # Maps without NaN or inf take a shorter way through normalize_tiles: a NaN in one
+    # channel sends the stack the long way, and every other channel comes out the same bits.
+    rng = np.random.default_rng(3)
+    maps = (rng.normal(size=(6, 5, 8)) * rng.uniform(0.01, 100, 8)).astype(np.float32)
+    maps[..., 2] = 4.0  # a constant channel
+    marked = maps.copy()
+    marked[1, 1, 5] = np.nan
+    plain, with_nan = normalize_tiles(maps), normalize_tiles(marked)
+    others = [k for k in range(8) if k != 5]
+    np.testing.assert_array_equal(plain[..., others], with_nan[..., others])
+    assert (plain[..., 2] == 0).all()
+    assert np.isnan(with_nan[1, 1, 5])
+    finite = np.delete(marked[..., 5].ravel(), 1 * 5 + 1)
+    lo, hi = finite.min(), finite.max()
+    np.testing.assert_allclose(with_nan[0, 0, 5], (marked[0, 0, 5] - lo) / (hi - lo), rtol=1e-6)
 
 
 def test_explicit_cols_and_bad_input():

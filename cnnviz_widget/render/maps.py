@@ -25,6 +25,15 @@ def normalize_tiles(maps: np.ndarray) -> np.ndarray:
     becomes zeros (never NaN), as ``imshow`` draws a flat image in one colour.
     """
     x = np.asarray(maps, dtype=np.float32)
+    lo, hi = x.min(axis=(0, 1)), x.max(axis=(0, 1))
+    if np.isfinite(lo).all() and np.isfinite(hi).all():  # no NaN or inf anywhere
+        # The same values as below, with one temporary the size of the maps instead of six.
+        span = hi - lo
+        flat = ~(span > 0)
+        scaled = np.subtract(x, lo)
+        np.divide(scaled, np.where(flat, np.float32(1), span), out=scaled)
+        scaled[..., flat] = 0.0
+        return scaled
     finite = np.isfinite(x)
     lo = np.where(finite, x, np.inf).min(axis=(0, 1))
     hi = np.where(finite, x, -np.inf).max(axis=(0, 1))
@@ -34,6 +43,19 @@ def normalize_tiles(maps: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         scaled = np.where(span > 0, (x - lo) / np.where(span > 0, span, 1.0), 0.0)
     return np.where(finite, scaled, np.nan).astype(np.float32)
+
+
+def _finite_range(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel of ``(H, W, C)``, the least and greatest finite value (inf and -inf for a
+    channel with none)."""
+    lo, hi = x.min(axis=(0, 1)), x.max(axis=(0, 1))
+    if np.isfinite(lo).all() and np.isfinite(hi).all():
+        return lo, hi
+    finite = np.isfinite(x)
+    return (
+        np.where(finite, x, np.inf).min(axis=(0, 1)),
+        np.where(finite, x, -np.inf).max(axis=(0, 1)),
+    )
 
 
 def mosaic(maps: Any, cols: int | None = None, *, gap: int = 0, fill: float = 0.0) -> np.ndarray:
@@ -85,9 +107,7 @@ def _mosaic_picture(x: np.ndarray, max_side: int) -> Picture:
     index = np.moveaxis(palette_indices(normalize_tiles(small)), -1, 0)  # (c, th, tw)
     atlas = tile_atlas(index, cols, fill=np.uint8(GAP_INDEX))
     warnings = value_warnings(x)
-    finite = np.isfinite(x)
-    lo = np.where(finite, x, np.inf).min(axis=(0, 1))
-    hi = np.where(finite, x, -np.inf).max(axis=(0, 1))
+    lo, hi = _finite_range(x)
     constant = int(np.sum(~(hi > lo)))
     if constant:
         which = "all" if constant == c else f"{constant} of {c}"

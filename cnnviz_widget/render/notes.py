@@ -46,6 +46,8 @@ def note_codes(warnings: list[str]) -> list[dict[str, Any] | None]:
 
 def value_warnings(x: np.ndarray) -> list[str]:
     warnings: list[str] = []
+    if x.size == 0 or (np.isfinite(x.min()) and np.isfinite(x.max())):  # NaN, inf show here
+        return warnings
     n_nan = int(np.isnan(x).sum())
     n_inf = int(np.isinf(x).sum())
     if n_nan:
