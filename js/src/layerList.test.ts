@@ -111,6 +111,38 @@ describe("layer list", () => {
     expect(root.querySelectorAll("[aria-selected=true][role=treeitem]")).toHaveLength(1);
   });
 
+  it("scrolls to a selection made elsewhere, not to a clicked row nor to one that stayed", async () => {
+    const many = Array.from({ length: 40 }, (_, i) => layer(`conv${i}`));
+    const model = new FakeModel({ layers: many, layer: "conv0" });
+    const { root } = await mountOne(model);
+    const box = root.querySelector<HTMLElement>(".cnnviz-layers");
+    if (!box) throw new Error("no scroll box");
+    // happy-dom lays nothing out: rows 20 px tall in a 100 px box.
+    Object.defineProperty(box, "clientHeight", { value: 100, configurable: true });
+    rows(root).forEach((r, i) => {
+      Object.defineProperty(r, "offsetTop", { value: 20 * i, configurable: true });
+      Object.defineProperty(r, "offsetHeight", { value: 20, configurable: true });
+    });
+    const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+    model.set("layer", "conv30"); // from Python: scrolled to, at the next frame
+    await frame();
+    expect(box.scrollTop).toBe(520);
+    // A click on conv3, which the made-up geometry puts above the box (a scroll would be
+    // seen); drawn when the answer comes (here: REDRAW_AFTER_MS), and not scrolled to.
+    row(root, "conv3").click();
+    await redrawn();
+    await frame();
+    expect(row(root, "conv3").getAttribute("aria-selected")).toBe("true");
+    expect(box.scrollTop).toBe(520);
+    model.set("sample", 1); // the layer stays: the list stays where it was scrolled to
+    await redrawn();
+    await frame();
+    expect(box.scrollTop).toBe(520);
+    model.set("layer", "conv39");
+    await frame();
+    expect(box.scrollTop).toBe(39 * 20 + 20 - 100);
+  });
+
   it("moves the selection with the keyboard among visible rows", async () => {
     const model = new FakeModel({ layers: LAYERS, layer: "input_1" });
     const { root } = await mountOne(model);

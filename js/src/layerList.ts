@@ -140,11 +140,23 @@ export class LayerList {
     if (nodes.length === 0) nodes.push(h("div", { class: "cnnviz-empty" }, t(lang, "noLayers")));
     this.#tree.replaceChildren(...nodes);
     this.#filter = filterTree(this.#model, this.#search.value);
-    this.setSelected(this.#selected);
+    this.#select(this.#selected, true);
   }
 
-  /** Marks `name` selected and unfolds its ancestors so it can be seen. */
+  /**
+   * Marks `name` selected and unfolds its ancestors so it can be seen; scrolls the list to a
+   * selection that changed, unless its row was just clicked (it is on screen: the redraw
+   * of a click comes with the kernel's answer, after the click handler has returned). A
+   * selection that stayed (another sample or tab was chosen) is left where the list was
+   * scrolled to.
+   */
   setSelected(name: string): void {
+    const reveal = name !== this.#selected && name !== this.#clicked;
+    this.#clicked = null;
+    this.#select(name, reveal);
+  }
+
+  #select(name: string, reveal: boolean): void {
     this.#selected = name;
     for (const parent of ancestors(this.#model, name)) this.#expanded.add(parent);
     this.#syncRows();
@@ -152,7 +164,7 @@ export class LayerList {
     // A selection the search hides stays selected; it has no row on screen to point at.
     const onScreen = node && !node.hidden ? node : undefined;
     setAttrs(this.#tree, { "aria-activedescendant": onScreen?.id });
-    if (onScreen && name !== this.#clicked) this.#reveal(onScreen);
+    if (onScreen && reveal) this.#reveal(onScreen);
   }
 
   #renderRow(row: TreeRow, index: number): HTMLElement {
@@ -334,13 +346,9 @@ export class LayerList {
     }
     if (name !== this.#selected) {
       // The row is on screen (it was just clicked): no scrolling to it, whose reading of
-      // positions would lay out the page in the frame right after the click.
+      // positions would lay out the page in the frame of the answer (setSelected).
       this.#clicked = name;
-      try {
-        this.#options.onSelect(name);
-      } finally {
-        this.#clicked = null;
-      }
+      this.#options.onSelect(name);
     } else this.#options.onReselect?.(name);
     // Keep keyboard navigation going from the row just clicked (after the choice went out).
     this.#tree.focus({ preventScroll: true });
