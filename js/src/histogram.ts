@@ -2,29 +2,12 @@
 // outline on the same bin edges, with a few numbers on the axes.
 
 import { formatNumber } from "./format";
+import { axes, plotRoot, round, svg, type Tick } from "./svgPlot";
 import type { Histogram } from "./viewData";
 
-const SVG = "http://www.w3.org/2000/svg";
 export const HIST_WIDTH = 420;
 export const HIST_HEIGHT = 150;
 const MARGIN = { left: 44, right: 10, top: 8, bottom: 32 };
-
-type SvgAttrs = Record<string, string | number>;
-
-function svg<K extends keyof SVGElementTagNameMap>(
-  tag: K,
-  attrs: SvgAttrs = {},
-  text?: string,
-): SVGElementTagNameMap[K] {
-  const node = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function round(v: number): number {
-  return Math.round(v * 100) / 100;
-}
 
 export interface HistogramLabels {
   title: string;
@@ -46,13 +29,7 @@ export function histogramSvg(hist: Histogram, labels: HistogramLabels): SVGSVGEl
   const y = (c: number): number => round(MARGIN.top + plotH - (c / maxCount) * plotH);
   const bottom = MARGIN.top + plotH;
 
-  const root = svg("svg", {
-    class: "cnnviz-histogram-svg",
-    viewBox: `0 0 ${HIST_WIDTH} ${HIST_HEIGHT}`,
-    role: "img",
-    "aria-label": labels.title,
-  });
-  root.append(svg("title", {}, labels.title));
+  const root = plotRoot("cnnviz-histogram-svg", HIST_WIDTH, HIST_HEIGHT, labels.title);
 
   const bars = svg("g", { class: "cnnviz-hist-trained" });
   for (let i = 0; i < bins; i++) {
@@ -85,24 +62,16 @@ export function histogramSvg(hist: Histogram, labels: HistogramLabels): SVGSVGEl
   }
 
   // Axes: the baseline, zero (when inside the range) and the ends, the top count.
-  const axis = svg("g", { class: "cnnviz-hist-axis" });
-  axis.append(
-    svg("line", { x1: MARGIN.left, x2: MARGIN.left + plotW, y1: bottom, y2: bottom }),
-    svg("line", { x1: MARGIN.left, x2: MARGIN.left, y1: MARGIN.top, y2: bottom }),
-  );
-  const ticks = [lo, hi];
-  if (lo < 0 && hi > 0 && Math.min(-lo, hi) / span > 0.12) ticks.splice(1, 0, 0);
-  ticks.forEach((value, i) => {
-    const anchor = i === 0 ? "start" : i === ticks.length - 1 ? "end" : "middle";
-    axis.append(
-      svg("line", { x1: x(value), x2: x(value), y1: bottom, y2: bottom + 3 }),
-      svg(
-        "text",
-        { x: x(value), y: bottom + 13, "text-anchor": anchor, "data-tick": "x" },
-        formatNumber(value),
-      ),
-    );
-  });
+  const values = [lo, hi];
+  if (lo < 0 && hi > 0 && Math.min(-lo, hi) / span > 0.12) values.splice(1, 0, 0);
+  const ticks: Tick[] = values.map((value, i) => ({
+    at: x(value),
+    label: formatNumber(value),
+    anchor: i === 0 ? "start" : i === values.length - 1 ? "end" : "middle",
+  }));
+  const box = { left: MARGIN.left, right: MARGIN.left + plotW, top: MARGIN.top, bottom };
+  const titles = { x: labels.weight, y: labels.count, xTitleY: HIST_HEIGHT - 4 };
+  const axis = axes("cnnviz-hist-axis", box, ticks, titles);
   axis.append(
     svg(
       "text",
@@ -110,27 +79,6 @@ export function histogramSvg(hist: Histogram, labels: HistogramLabels): SVGSVGEl
       maxCount < 1e5 ? String(maxCount) : formatNumber(maxCount, 2),
     ),
     svg("text", { x: MARGIN.left - 4, y: bottom, "text-anchor": "end" }, "0"),
-    svg(
-      "text",
-      {
-        x: MARGIN.left + plotW / 2,
-        y: HIST_HEIGHT - 4,
-        "text-anchor": "middle",
-        class: "is-title",
-      },
-      labels.weight,
-    ),
-    svg(
-      "text",
-      {
-        x: 10,
-        y: MARGIN.top + plotH / 2,
-        "text-anchor": "middle",
-        class: "is-title",
-        transform: `rotate(-90 10 ${MARGIN.top + plotH / 2})`,
-      },
-      labels.count,
-    ),
   );
   root.append(axis);
   return root;

@@ -3,9 +3,9 @@
 // map's dashed, with a legend beside it. Colours come from CSS (trust.css).
 
 import { h } from "./dom";
+import { axes, plotRoot, round, svg } from "./svgPlot";
 import type { Curve, Faithfulness } from "./viewData";
 
-const SVG = "http://www.w3.org/2000/svg";
 export const PLOT_WIDTH = 300;
 export const PLOT_HEIGHT = 150;
 export const PLOT_MARGIN = { left: 34, right: 8, top: 8, bottom: 30 };
@@ -23,23 +23,6 @@ export interface PlotLabels {
   x: string;
   y: string;
   series: Record<SeriesKey, string>;
-}
-
-type SvgAttrs = Record<string, string | number>;
-
-function svg<K extends keyof SVGElementTagNameMap>(
-  tag: K,
-  attrs: SvgAttrs = {},
-  text?: string,
-): SVGElementTagNameMap[K] {
-  const node = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function round(v: number): number {
-  return Math.round(v * 100) / 100;
 }
 
 const clamp01 = (v: number): number => Math.min(1, Math.max(0, v));
@@ -87,13 +70,7 @@ function curveOf(data: Faithfulness, key: SeriesKey): Curve | null {
 
 /** One <svg>: the four curves on a unit square, axes at 0 and 1. */
 export function faithfulnessPlot(data: Faithfulness, labels: PlotLabels): SVGSVGElement {
-  const root = svg("svg", {
-    class: "cnnviz-trust-svg",
-    viewBox: `0 0 ${PLOT_WIDTH} ${PLOT_HEIGHT}`,
-    role: "img",
-    "aria-label": labels.title,
-  });
-  root.append(svg("title", {}, labels.title));
+  const root = plotRoot("cnnviz-trust-svg", PLOT_WIDTH, PLOT_HEIGHT, labels.title);
   const left = PLOT_MARGIN.left;
   const right = PLOT_WIDTH - PLOT_MARGIN.right;
   const top = PLOT_MARGIN.top;
@@ -123,25 +100,16 @@ export function faithfulnessPlot(data: Faithfulness, labels: PlotLabels): SVGSVG
   }
   root.append(curves);
 
-  const axis = svg("g", { class: "cnnviz-trust-axis" });
-  axis.append(
-    svg("line", { x1: left, x2: right, y1: bottom, y2: bottom }),
-    svg("line", { x1: left, x2: left, y1: top, y2: bottom }),
+  const axis = axes(
+    "cnnviz-trust-axis",
+    { left, right, top, bottom },
+    [
+      { at: plotX(0), label: "0", anchor: "start" },
+      { at: plotX(0.5), label: "0.5", anchor: "middle" },
+      { at: plotX(1), label: "1", anchor: "end" },
+    ],
+    { x: labels.x, y: labels.y, xTitleY: PLOT_HEIGHT - 3 },
   );
-  for (const [value, anchor] of [
-    [0, "start"],
-    [0.5, "middle"],
-    [1, "end"],
-  ] as const) {
-    axis.append(
-      svg("line", { x1: plotX(value), x2: plotX(value), y1: bottom, y2: bottom + 3 }),
-      svg(
-        "text",
-        { x: plotX(value), y: bottom + 13, "text-anchor": anchor, "data-tick": "x" },
-        String(value),
-      ),
-    );
-  }
   for (const value of [0, 1]) {
     axis.append(
       svg(
@@ -151,25 +119,6 @@ export function faithfulnessPlot(data: Faithfulness, labels: PlotLabels): SVGSVG
       ),
     );
   }
-  const middle = (top + bottom) / 2;
-  axis.append(
-    svg(
-      "text",
-      { x: (left + right) / 2, y: PLOT_HEIGHT - 3, "text-anchor": "middle", class: "is-title" },
-      labels.x,
-    ),
-    svg(
-      "text",
-      {
-        x: 10,
-        y: middle,
-        "text-anchor": "middle",
-        class: "is-title",
-        transform: `rotate(-90 10 ${middle})`,
-      },
-      labels.y,
-    ),
-  );
   root.append(axis);
   return root;
 }
