@@ -29,18 +29,18 @@ import datetime
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np
+from _report import medians
 
 BATCH = 64
 THROUGHPUT_LAYERS = (["conv2d"], ["conv2d_1"], ["dense"], ["conv2d", "conv2d_1", "dense"])
@@ -59,16 +59,6 @@ def augmented(base: np.ndarray, n: int, batch: int = BATCH) -> Iterator[np.ndarr
     for start in range(0, n, batch):
         rows = np.arange(start, min(start + batch, n))
         yield np.stack([np.roll(base[i % len(base)], i // len(base), axis=1) for i in rows])
-
-
-def medians(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def throughput(model, images: np.ndarray, repeats: int) -> list[tuple[str, float, float]]:

@@ -26,13 +26,13 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import numpy as np
 import tensorflow as tf
+from _report import medians, ms
 
 from cnnviz_widget.adapters import adapter_for
 from cnnviz_widget.data import digits_cnn
@@ -40,17 +40,6 @@ from cnnviz_widget.methods.maximize import maximize_filter, maximize_filters
 from cnnviz_widget.render import pattern_picture
 
 FILTERS = list(range(16))
-
-
-def medians(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds of each ``fn()``; the functions alternate within each repeat."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def vgg_small() -> keras.Model:
@@ -103,10 +92,6 @@ def time_steps(model: keras.Model, layer: str, steps: int) -> tuple[list[float],
         del adapter.filter_gradients  # the class's method again
     # The first step also holds the set-up before it: leave it out.
     return np.diff(marks)[1:].tolist(), passes[1:]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1e3:,.1f} ms"
 
 
 def main() -> None:

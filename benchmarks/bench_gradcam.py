@@ -29,7 +29,6 @@ import argparse
 import datetime
 import os
 import platform
-import statistics
 import time
 import warnings
 from collections.abc import Callable
@@ -39,6 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 import tensorflow as tf
+from _report import interleaved, median, ms
 from tf_keras_vis.gradcam import Gradcam
 from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
 from tf_keras_vis.utils.scores import CategoricalScore
@@ -51,17 +51,7 @@ LAYER = "block5_conv3"
 
 def medians(fns: dict[str, Callable[[int], object]], repeats: int) -> dict[str, float]:
     """Median seconds of each ``fn(i)``; the functions alternate within each repeat."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for i in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn(i)
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1e3:,.1f} ms"
+    return {name: median(t) for name, t in interleaved(fns, repeats).items()}
 
 
 def main() -> None:

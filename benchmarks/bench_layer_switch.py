@@ -25,9 +25,6 @@ import datetime
 import io
 import os
 import platform
-import statistics
-import time
-from collections.abc import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -38,6 +35,7 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
+from _report import Row, interleaved, median, ms, print_table, ratio
 
 from cnnviz_widget import LayerExplorer
 from cnnviz_widget.data import default_model
@@ -48,33 +46,6 @@ tf.get_logger().setLevel("ERROR")  # the naive way retraces predict per layer, b
 
 SMALL_LAYERS = ["conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "dense"]
 VGG_LAYERS = ["block1_conv1", "block3_conv3", "block5_pool", "fc1", "predictions"]
-
-
-def timings(
-    cases: dict[str, Callable[[int], object]],
-    repeats: int,
-    setup: Callable[[int], object] | None = None,
-) -> dict[str, list[float]]:
-    """Seconds of each ``fn(i)`` per run, the cases interleaved run by run so that the load of
-    a shared machine falls on all of them alike; ``setup(i)`` runs untimed before each."""
-    times: dict[str, list[float]] = {name: [] for name in cases}
-    for i in range(repeats):
-        for name, fn in cases.items():
-            if setup is not None:
-                setup(i)
-            start = time.perf_counter()
-            fn(i)
-            times[name].append(time.perf_counter() - start)
-    return times
-
-
-def median(times: list[float]) -> float:
-    return statistics.median(times)
-
-
-def ratio(times: dict[str, list[float]], a: str, b: str) -> float:
-    """Median over runs of a/b, each pair timed back to back (robust to load bursts)."""
-    return statistics.median(x / y for x, y in zip(times[a], times[b], strict=True))
 
 
 # ------------------------------------------------------------------ the two approaches
@@ -112,23 +83,7 @@ def explorer_view(explorer: LayerExplorer, layer: str, sample: int) -> bytes:
     return explorer.session.compute(Request(0, layer, "activations", sample)).pictures[0][1].png
 
 
-# ------------------------------------------------------------------------- the report
-Row = tuple[str, float, str, float | None, str, bool | None]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1e3:,.1f} ms"
-
-
-def print_table(rows: list[Row]) -> None:
-    print("| case | time (median) | compared with | ratio (median of pairs) | target | pass |")
-    print("|---|---:|---|---:|---|:-:|")
-    for case, t, ref, ratio, target, ok in rows:
-        r = "" if ratio is None else f"{ratio:.2f}x"
-        mark = "" if ok is None else ("yes" if ok else "**NO**")
-        print(f"| {case} | {ms(t)} | {ref} | {r} | {target} | {mark} |")
-
-
+# -------------------------------------------------------------------------- the cases
 def bench_small(repeats: int) -> tuple[list[Row], list[bool]]:
     model, images, _ = default_model(repeats + 2)
     explorer = make_explorer(model, images)
@@ -137,7 +92,7 @@ def bench_small(repeats: int) -> tuple[list[Row], list[bool]]:
     verdicts = []
     for layer in SMALL_LAYERS:
         explorer_view(explorer, layer, 0)  # warm-up of this layer's drawing
-        t = timings(
+        t = interleaved(
             {
                 "switch": lambda i, layer=layer: explorer_view(explorer, layer, 0),
                 "naive": lambda i, layer=layer: naive_view(model, layer, images[:1]),
@@ -158,7 +113,7 @@ def bench_small(repeats: int) -> tuple[list[Row], list[bool]]:
             )
         )
     # A new sample runs the forward pass: samples 1..repeats were never seen.
-    t = timings(
+    t = interleaved(
         {
             "first": lambda i: explorer_view(explorer, "conv2d_1", 1 + i),
             "naive": lambda i: naive_view(model, "conv2d_1", images[1 + i : 2 + i]),
@@ -191,7 +146,7 @@ def bench_vgg(repeats: int, naive_repeats: int) -> tuple[list[Row], list[bool]]:
     model.predict(images[:1], verbose=0)
     explorer = make_explorer(model, images)  # traces the all-layer pass on sample 0
     names = [info.name for info in explorer.session.layers]
-    t = timings(
+    t = interleaved(
         {
             "bare": lambda i: np.asarray(bare_fn(x)),
             "first": lambda i: explorer_view(explorer, "block1_conv1", 1 + i),  # a new sample
@@ -241,7 +196,7 @@ def bench_vgg(repeats: int, naive_repeats: int) -> tuple[list[Row], list[bool]]:
         explorer_view(explorer, layer, 0)  # warm-up (sample 0's activations are cached)
         view = {"switch": lambda i, layer=layer: explorer_view(explorer, layer, 0)}
         switches[layer] = median(
-            timings(view, repeats, setup=lambda i: forget_pictures(explorer))["switch"]
+            interleaved(view, repeats, setup=lambda i: forget_pictures(explorer))["switch"]
         )
     for layer in VGG_LAYERS:
         verdicts.append(switches[layer] < 0.1)
@@ -272,7 +227,7 @@ def bench_vgg(repeats: int, naive_repeats: int) -> tuple[list[Row], list[bool]]:
     if naive_repeats:
         naive_view(model, "block1_conv1", images[:1])
         naive = median(
-            timings(
+            interleaved(
                 {"naive": lambda i: naive_view(model, "block1_conv1", images[:1])}, naive_repeats
             )["naive"]
         )

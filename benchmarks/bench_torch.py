@@ -52,6 +52,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from _report import Row, median, ms, print_table, ratio
 from captum.attr import LayerGradCam
 from torch import nn
 
@@ -145,31 +146,6 @@ def timings(
             if faults is not None:
                 faults.setdefault(name, []).append(_minor_faults() - before)
     return times
-
-
-def median(times: list[float]) -> float:
-    return statistics.median(times)
-
-
-def ratio(times: dict[str, list[float]], a: str, b: str) -> float:
-    """Median over runs of a/b, each pair timed back to back."""
-    return statistics.median(x / y for x, y in zip(times[a], times[b], strict=True))
-
-
-Row = tuple[str, float, str, float | None, str, bool | None]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1e3:,.1f} ms"
-
-
-def print_table(rows: list[Row]) -> None:
-    print("| case | time (median) | compared with | ratio (median of pairs) | target | pass |")
-    print("|---|---:|---|---:|---|:-:|")
-    for case, t, ref, r, target, ok in rows:
-        shown = "" if r is None else f"{r:.2f}x"
-        mark = "" if ok is None else ("yes" if ok else "**NO**")
-        print(f"| {case} | {ms(t)} | {ref} | {shown} | {target} | {mark} |")
 
 
 # --------------------------------------------------------------------------- cases

@@ -35,7 +35,6 @@ import datetime
 import os
 import platform
 import statistics
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -47,6 +46,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 import torch
+from _report import interleaved, ms, ratio
 from captum.attr import IntegratedGradients
 
 from cnnviz_widget.methods.gradcam import grad_cam
@@ -57,24 +57,9 @@ IG_STEPS = 50
 
 
 def timed(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
-    """Seconds of each ``fn()`` per repeat; the functions alternate within each repeat."""
-    for fn in fns.values():
-        fn()  # warm: tracing, first allocations
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return times
-
-
-def ratio(times: dict[str, list[float]], a: str, b: str) -> float:
-    return statistics.median(x / y for x, y in zip(times[a], times[b], strict=True))
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1e3:,.1f} ms"
+    """Seconds of each ``fn()`` per repeat, interleaved, after one untimed call each."""
+    calls = {name: (lambda i, fn=fn: fn()) for name, fn in fns.items()}
+    return interleaved(calls, repeats, warm=True)
 
 
 def bare_pass(model: Any) -> Callable[[np.ndarray], np.ndarray]:
