@@ -213,6 +213,42 @@ def test_a_new_sample_is_drawn_from_its_pass_and_kept_afterwards(
     assert sample.size == (8 * 26 + 7 * GAP, 1 * 26)
 
 
+def test_a_sample_whose_outputs_cannot_be_kept_holds_up_no_other(explorer, monkeypatch):
+    # One layer of sample 1 fails to become numpy (as a layer with an output numpy cannot
+    # take would): its picture of another layer is still drawn, keeping the rest fails
+    # quietly when sample 2 is passed, sample 2 is drawn, and sample 1 is passed again.
+    from cnnviz_widget.adapters.base import Recording
+
+    session = explorer.session
+    expected = {
+        i: activations(explorer.model, session.inputs[0][i : i + 1], ["conv_b"]) for i in (1, 2)
+    }
+    adapter = session.adapter
+    recorded = adapter.recorded_activations
+    passes = []
+
+    def failing_for_sample_1(inputs, names):
+        recording = recorded(inputs, names)
+        passes.append(float(inputs[0].sum()))
+        if len(passes) > 1:
+            return recording
+
+        def convert(raw):
+            if raw is broken:
+                raise TypeError("no numpy for this output")
+            return recording._convert(raw)
+
+        broken = recording._raw["probs"]
+        return Recording(recording._raw, convert)
+
+    monkeypatch.setattr(adapter, "recorded_activations", failing_for_sample_1)
+    np.testing.assert_allclose(session.layer_output(1, "conv_b"), expected[1]["conv_b"][0])
+    np.testing.assert_allclose(session.layer_output(2, "conv_b"), expected[2]["conv_b"][0])
+    assert session.activation_cache.get(1) is None  # not kept: its next use passes it again
+    np.testing.assert_allclose(session.layer_output(1, "conv_b"), expected[1]["conv_b"][0])
+    assert len(passes) == 3
+
+
 def test_python_side_selection_and_refresh(explorer):
     recorder = Recorder(explorer)
     explorer.layer = "probs"

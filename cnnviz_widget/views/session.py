@@ -7,7 +7,9 @@ the kernel's thread may clear the caches (``refresh``).
 
 from __future__ import annotations
 
+import logging
 import threading
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +21,9 @@ from .._messages import Message
 from ..adapters.base import Adapter, Recording
 from ..methods.gradcam import CamCache
 from ._base import Request, ViewResult
+
+
+_log = logging.getLogger(__name__)
 
 
 def _never(request: Request) -> bool:
@@ -168,7 +173,10 @@ class Session:
                 return cached
             if self._recording is not None and self._recording[0] == sample:
                 return self._recording[1]
-            self._settle_locked()  # its outputs' memory is what this pass reuses
+            try:
+                self._settle_locked()  # its outputs' memory is what this pass reuses
+            except Exception:  # that sample's trouble, not this one's: it is passed again
+                _log.debug("keeping a sample's outputs failed:\n%s", traceback.format_exc())
             names = [info.name for info in self.layers]
             inputs = self.sample_inputs(sample)
             record = getattr(self.adapter, "recorded_activations", None)
@@ -190,9 +198,10 @@ class Session:
 
     def _settle_locked(self) -> None:
         if self._recording is not None:
-            sample, recording = self._recording
+            # Forgotten first: if a conversion fails, the sample is passed again when next
+            # asked for, and no other sample waits behind it.
+            (sample, recording), self._recording = self._recording, None
             self.activation_cache.put(sample, recording.settle())
-            self._recording = None
 
     def is_passed(self, sample: int) -> bool:
         """Whether the sample's outputs are at hand (cached, or recorded and not settled)."""
