@@ -22,7 +22,6 @@ from ..adapters.base import Adapter, Recording
 from ..methods.gradcam import CamCache
 from ._base import Request, ViewResult
 
-
 _log = logging.getLogger(__name__)
 
 
