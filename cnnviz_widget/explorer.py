@@ -171,7 +171,9 @@ class LayerExplorer(anywidget.AnyWidget):
         model inputs (or display images, with ``preprocess``), a ``tf.data.Dataset``, a torch
         ``DataLoader``, any re-iterable of batches, or a ``dask.array``.
     cache_bytes : int
-        Memory for cached activations (least recently used samples are dropped).
+        Memory for cached activations (least recently used samples are dropped).  A new
+        sample's pass is held outside it for a moment, until its picture is sent and the
+        worker keeps its layers in the cache.
 
     Examples
     --------
