@@ -15,7 +15,7 @@ look for them with ``getattr`` and fall back on the required methods:
 
 - :class:`ChannelValues` (the Keras adapter has it): a dataset scan's per-channel values,
   reduced in the framework.  Without it, ``methods.dataset`` reduces ``activations``.
-- :class:`DeferredActivations` (the Keras adapter has it): one pass's outputs left in the
+- :class:`DeferredActivations` (both adapters have it): one pass's outputs left in the
   framework, each turned into numpy when read (:class:`Recording`).  The explorer draws a
   new sample's layer from it and keeps the rest afterwards.  Without it, ``activations``.
 """
