@@ -125,22 +125,27 @@ class _Mailbox:
 
 
 def _work(mailbox: _Mailbox, explorer_ref: weakref.ref[LayerExplorer]) -> None:
-    """The worker thread: it holds the explorer only while it computes, so a dropped
-    explorer is collected (its finaliser closes the mailbox, which ends this loop)."""
+    """The worker thread: it holds the explorer only while it computes (or keeps a sample's
+    outputs), so a dropped explorer is collected (its finaliser closes the mailbox, which
+    ends this loop)."""
     while (request := mailbox.take()) is not None:
         explorer = explorer_ref()
         if explorer is None:
             return
         if not explorer._is_stale(request):
             explorer._serve(request)
+        del explorer  # not held while waiting: a closed, dropped explorer is collected
         if mailbox.is_idle_for(SETTLE_AFTER_S):
             # Idle: keep a new sample's outputs (the picture drawn from them is sent, and
             # the page has had time to show it before this takes the CPU).
+            explorer = explorer_ref()
+            if explorer is None:
+                return
             try:
                 explorer._session.settle()
             except Exception:  # MemoryError: the next pass of that sample runs again
                 _log.debug("keeping a sample's outputs failed:\n%s", traceback.format_exc())
-        del explorer
+            del explorer
 
 
 class LayerExplorer(anywidget.AnyWidget):
