@@ -143,7 +143,7 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
 def _numpy_channels_last(t: torch.Tensor) -> np.ndarray:
     """float32 numpy, 4-D as ``(N, H, W, C)``: a transposed view of the ``(N, C, H, W)``
     memory, so no copy is made (each channel's map stays contiguous)."""
-    if t.dtype is not torch.float32 or t.device.type != "cpu" or t.requires_grad:
+    if t.dtype is not torch.float32 or not t.is_cpu or t.requires_grad:
         t = t.detach().float().cpu()
     a = t.numpy()  # the fast path above: this runs once per layer of every pass
     return a.transpose(0, 2, 3, 1) if a.ndim == 4 else a
@@ -636,27 +636,29 @@ class TorchAdapter:
     def _recorded_outputs(
         self, inputs: Sequence[np.ndarray], names: Sequence[str], modules: dict[str, Any]
     ) -> dict[str, torch.Tensor]:
-        """Outputs of one pass, detached, safe from the model's in-place ops.
+        """Outputs of one pass, with no graph, safe from the model's in-place ops.
 
         A reference costs no copy; a copy costs memory traffic on top of the memory every
         kept output needs anyway (fresh pages the kernel maps, since each output stays alive:
         the floor of any recording, ``benchmarks/bench_torch.py``).  An output is copied
         in its hook when the first pass saw an in-place op change it later (``ReLU(inplace=
-        True)`` after a batch norm), or when it shares memory with a parameter or buffer.
-        Every other output is checked after the pass: if an in-place op changed it after
-        all (the model took another path), the pass runs again copying it.
+        True)`` after a batch norm), and after the pass when it shares memory with a
+        parameter or buffer.  Every other output is checked after the pass: if an in-place
+        op changed it after all (the model took another path), the pass runs again copying
+        it.
         """
-        weights = _storages(self.model, modules)
+        overwritten = self._overwritten
         values: dict[str, torch.Tensor] = {}
         versions: dict[str, tuple[str, int]] = {}
 
         def keep(name: str, base: str, args: Any, output: Any) -> None:
-            out = _first_output(output)
+            # As little as can be done here: this runs once per module, between the model's
+            # own kernels, with the caches cold (a microsecond here costs several there).
+            out = output if type(output) is torch.Tensor else _first_output(output)
             if not isinstance(out, torch.Tensor):
                 return
-            out = out.detach()
-            if base in self._overwritten or out.untyped_storage().data_ptr() in weights:
-                values[name] = out.clone()
+            if base in overwritten:
+                values[name] = out.detach().clone()
             else:
                 values[name], versions[name] = out, (base, out._version)
 
@@ -665,6 +667,19 @@ class TorchAdapter:
             if names:
                 self._run(self._tensors(inputs, modules))
         changed = [n for n, (_, v) in versions.items() if values[n]._version != v]
+        if versions:
+            # An output sharing memory with a parameter or buffer (a module returning its
+            # weight, or a view of it) would change when the user trains: copied.  Every
+            # in-place op bumps a tensor's version, its metadata's too (``unsqueeze_``), so
+            # one kept as it is (not even detached: no graph under ``no_grad``) is exactly
+            # what the module handed on unless ``changed`` names it.
+            weights = _storages(self.model, modules)
+            for name in versions:
+                out = values[name]
+                if out.requires_grad:  # a model that turns gradients on inside
+                    out = values[name] = out.detach()
+                if out.untyped_storage().data_ptr() in weights:
+                    values[name] = out.clone()
         if changed:
             self._overwritten.update(versions[n][0] for n in changed)
             values.update(self._recorded_outputs(inputs, changed, modules))
