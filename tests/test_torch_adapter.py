@@ -462,34 +462,40 @@ def test_layers_the_pass_does_not_reach_are_listed_but_left_out_of_activations()
 
 
 class SometimesInPlace(nn.Module):
-    """Clamps its input in place only when told to: the first pass cannot see it coming."""
+    """Changes the conv's output in place only when told to (its values, or only its shape):
+    the first pass cannot see it coming."""
 
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 4, 3)
-        self.in_place = False
+        self.pool = nn.AdaptiveAvgPool2d(1)  # requested too: the pass runs past the change
+        self.in_place: str | None = None
 
     def forward(self, x):
         z = self.conv(x)
-        if self.in_place:
+        if self.in_place == "clamp_":
             z.clamp_(min=0)
-        return z.mean(dim=(2, 3))
+        elif self.in_place == "unsqueeze_":  # metadata only: the recorded tensor's shape
+            z = z.unsqueeze_(0)[0]
+        return self.pool(z).flatten(1)
 
 
-def test_an_in_place_op_the_first_pass_did_not_see_is_caught():
+@pytest.mark.parametrize("op", ["clamp_", "unsqueeze_"])
+def test_an_in_place_op_the_first_pass_did_not_see_is_caught(op):
     torch.manual_seed(0)
     net = SometimesInPlace()
     guard = Guard(net)
     adapter = adapter_for(net)
     x = images()
     adapter.model_inputs(x, None)  # first pass: nothing in place
-    net.in_place = True
-    conv = adapter.activations([nhwc(x)], ["conv"])["conv"]
+    net.in_place = op
+    conv = adapter.activations([nhwc(x)], ["conv", "pool"])["conv"]
     with torch.no_grad():
         expected = nhwc(net.conv(x))
     assert (expected < 0).any()
+    assert conv.shape == expected.shape
     np.testing.assert_allclose(conv, expected, atol=1e-6)
-    again = adapter.activations([nhwc(x)], ["conv"])["conv"]  # now copied in the hook
+    again = adapter.activations([nhwc(x)], ["conv", "pool"])["conv"]  # now copied in the hook
     np.testing.assert_allclose(again, expected, atol=1e-6)
     guard.check()
 
