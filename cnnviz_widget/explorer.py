@@ -111,6 +111,10 @@ class _Mailbox:
             request, self._request = self._request, None
             return None if self._closed else request
 
+    def has_request(self) -> bool:
+        """Whether a request waits (or the mailbox is closed): work in hand should yield."""
+        return self._request is not None or self._closed
+
     def is_idle_for(self, seconds: float) -> bool:
         """Whether no request arrives within ``seconds`` (False at once if one is waiting)."""
         with self._cond:
@@ -137,12 +141,13 @@ def _work(mailbox: _Mailbox, explorer_ref: weakref.ref[LayerExplorer]) -> None:
         del explorer  # not held while waiting: a closed, dropped explorer is collected
         if mailbox.is_idle_for(SETTLE_AFTER_S):
             # Idle: keep a new sample's outputs (the picture drawn from them is sent, and
-            # the page has had time to show it before this takes the CPU).
+            # the page has had time to show it before this takes the CPU).  A request that
+            # comes meanwhile goes first: the rest is kept when the worker is idle again.
             explorer = explorer_ref()
             if explorer is None:
                 return
             try:
-                explorer._session.settle()
+                explorer._session.settle(stop=mailbox.has_request)
             except Exception:  # MemoryError: the next pass of that sample runs again
                 _log.debug("keeping a sample's outputs failed:\n%s", traceback.format_exc())
             del explorer

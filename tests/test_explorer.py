@@ -12,6 +12,7 @@ from PIL import Image
 
 from cnnviz_widget import LayerExplorer, activations, mosaic
 from cnnviz_widget.render import GAP
+from cnnviz_widget.views.session import Session
 
 
 class Recorder:
@@ -188,9 +189,9 @@ def test_a_new_sample_is_drawn_from_its_pass_and_kept_afterwards(
     checked = threading.Event()
     settle = session.settle
 
-    def settle_when_checked():
+    def settle_when_checked(**kwargs):
         checked.wait(120)
-        settle()
+        return settle(**kwargs)
 
     monkeypatch.setattr(session, "settle", settle_when_checked)
     explorer.sample = 1
@@ -211,6 +212,47 @@ def test_a_new_sample_is_drawn_from_its_pass_and_kept_afterwards(
         np.testing.assert_allclose(session.activation_cache.get(1)[name], value, atol=1e-6)
     sample = Image.open(io.BytesIO(png))
     assert sample.size == (8 * 26 + 7 * GAP, 1 * 26)
+
+
+def test_keeping_a_sample_yields_to_a_request_and_resumes(seq_with_input, digits_like):
+    # The worker keeps a new sample's outputs layer by layer and stops when a request comes
+    # (``stop``); the next call goes on from there, converting nothing twice.
+    session = Session.of(seq_with_input, digits_like)
+    layers = [info.name for info in session.layers]
+    session.layer_output(1, "conv_a")  # a new sample: its pass is recorded, one layer read
+    _, recording = session._recording
+    converted = []
+    convert = recording._convert
+    recording._convert = lambda value: converted.append(1) or convert(value)
+    asked = iter([False, False, True])
+    assert session.settle(stop=lambda: next(asked)) is False  # a request came after two
+    assert len(converted) == 2
+    assert session.activation_cache.get(1) is None and session.is_passed(1)
+    assert session.settle(stop=lambda: False) is True
+    assert len(converted) == len(layers) - 1  # conv_a was read for the picture already
+    assert session._recording is None
+    expected = activations(seq_with_input, digits_like[1:2], layers)
+    kept = session.activation_cache.get(1)
+    assert list(kept) == layers
+    for name in layers:
+        np.testing.assert_allclose(kept[name], expected[name], atol=1e-6, err_msg=name)
+
+
+def test_a_new_sample_drops_a_sample_not_kept_yet(seq_with_input, digits_like):
+    # Clicks faster than the worker's idle time: the next sample's pass does not wait for a
+    # numpy copy of every layer of the one before (that sample is passed again if asked).
+    session = Session.of(seq_with_input, digits_like)
+    session.layer_output(1, "conv_a")
+    _, first = session._recording
+    session.layer_output(2, "conv_a")
+    assert len(first._done) == 1  # only the layer drawn: nothing converted for keeping
+    assert session._recording[0] == 2
+    assert session.activation_cache.get(1) is None and not session.is_passed(1)
+    np.testing.assert_allclose(
+        session.layer_output(1, "conv_b"),
+        activations(seq_with_input, digits_like[1:2], ["conv_b"])["conv_b"][0],
+        atol=1e-6,
+    )
 
 
 def test_a_sample_whose_outputs_cannot_be_kept_holds_up_no_other(explorer, monkeypatch):

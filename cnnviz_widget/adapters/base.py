@@ -196,6 +196,17 @@ class Recording(Mapping[str, np.ndarray]):
     def __contains__(self, name: object) -> bool:
         return name in self._done or name in self._raw
 
+    def convert(self, stop: Callable[[], bool]) -> bool:
+        """Turn outputs into numpy one by one until ``stop()`` is true before the next one;
+        True once every output is numpy (``settle`` then only collects them)."""
+        for name in self._names:
+            if name in self._done:
+                continue
+            if stop():
+                return False
+            self[name]
+        return True
+
     def settle(self) -> dict[str, np.ndarray]:
         """Every output as numpy (converted once); the framework's outputs are dropped."""
         for name in self._names:
