@@ -227,7 +227,8 @@ def test_keeping_a_sample_yields_to_a_request_and_resumes(seq_with_input, digits
     asked = iter([False, False, True])
     assert session.settle(stop=lambda: next(asked)) is False  # a request came after two
     assert len(converted) == 2
-    assert session.activation_cache.get(1) is None and session.is_passed(1)
+    assert session.activation_cache.get(1) is None
+    assert session.is_passed(1)
     assert session.settle(stop=lambda: False) is True
     assert len(converted) == len(layers) - 1  # conv_a was read for the picture already
     assert session._recording is None
@@ -247,7 +248,8 @@ def test_a_new_sample_drops_a_sample_not_kept_yet(seq_with_input, digits_like):
     session.layer_output(2, "conv_a")
     assert len(first._done) == 1  # only the layer drawn: nothing converted for keeping
     assert session._recording[0] == 2
-    assert session.activation_cache.get(1) is None and not session.is_passed(1)
+    assert session.activation_cache.get(1) is None
+    assert not session.is_passed(1)
     np.testing.assert_allclose(
         session.layer_output(1, "conv_b"),
         activations(seq_with_input, digits_like[1:2], ["conv_b"])["conv_b"][0],
