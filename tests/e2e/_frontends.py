@@ -79,6 +79,7 @@ def isolated_env(tmp: Path) -> dict[str, str]:
                 "news_url": None,
                 "check_for_updates_class": "jupyterlab.handlers.announcements.NeverCheckForUpdate",
                 "extension_manager": "readonly",
+                "expose_app_in_browser": True,  # window.jupyterapp, for the tests' checks
             },
             "ServerApp": {"open_browser": False},
         },

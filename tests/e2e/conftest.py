@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _frontends import free_port, kill_tree  # one copy of the server helpers
+from _frontends import free_port, isolated_env, kill_tree  # one copy of the server helpers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS_DIR = REPO_ROOT / ".e2e-artifacts"
@@ -79,25 +79,6 @@ APP_LOAD_MS = 60_000
 KERNEL_IDLE_MS = 120_000
 RUN_CELLS_MS = 240_000
 OUTPUTS_MS = 60_000
-
-# Settings every page gets (as defaults, through labconfig/default_setting_overrides.json).
-SETTING_OVERRIDES: dict[str, dict[str, Any]] = {
-    # No news fetch, no update check, no toasts over the notebook.
-    "@jupyterlab/apputils-extension:notification": {
-        "fetchNews": "false",
-        "checkForUpdates": False,
-        "doNotDisturbMode": True,
-    },
-    # Render every cell (no virtualised notebook), so outputs are always in the DOM.
-    "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
-    # The test writes the notebook; never write it back behind its back.
-    "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
-}
-
-# Extensions that would reach the network or open panels of their own.
-DISABLED_EXTENSIONS = {
-    "@jupyterlab/extensionmanager-extension": True,
-}
 
 THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
 
@@ -167,67 +148,16 @@ class JupyterServer:
         return "\n".join(lines[-n:])
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2))
-
-
 @pytest.fixture(scope="session")
 def jupyter_server() -> Iterator[JupyterServer]:
     ARTIFACTS_DIR.mkdir(exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="cnnviz-e2e-"))
     root = tmp / "root"
-    config_dir = tmp / "config"
-    data_dir = tmp / "data"
-    runtime_dir = tmp / "runtime"
-    settings_dir = tmp / "lab-settings"
-    workspaces_dir = tmp / "lab-workspaces"
-    ipython_dir = tmp / "ipython"
-    for d in (root, config_dir, data_dir, runtime_dir, settings_dir, workspaces_dir, ipython_dir):
-        d.mkdir(parents=True)
-
-    # Server-side: no announcements feed, no update check, no PyPI-backed extension manager.
-    _write_json(
-        config_dir / "jupyter_server_config.json",
-        {
-            "LabApp": {
-                "news_url": None,
-                "check_for_updates_class": "jupyterlab.handlers.announcements.NeverCheckForUpdate",
-                "extension_manager": "readonly",
-                "expose_app_in_browser": True,
-            },
-            "ServerApp": {"open_browser": False},
-        },
-    )
-    # Frontend-side: default settings for every plugin named, and disabled extensions.
-    # (ConfigManager section "default_setting_overrides": the file holds {plugin_id: {...}}.)
-    _write_json(config_dir / "labconfig" / "default_setting_overrides.json", SETTING_OVERRIDES)
-    # No build check either: it shells out to node, which is slow and irrelevant here.
-    _write_json(
-        config_dir / "labconfig" / "page_config.json",
-        {"disabledExtensions": DISABLED_EXTENSIONS, "buildCheck": False, "buildAvailable": False},
-    )
-
-    env = dict(os.environ)
-    env.update(
-        JUPYTER_CONFIG_DIR=str(config_dir),
-        JUPYTER_DATA_DIR=str(data_dir),
-        JUPYTER_RUNTIME_DIR=str(runtime_dir),
-        JUPYTERLAB_SETTINGS_DIR=str(settings_dir),
-        JUPYTERLAB_WORKSPACES_DIR=str(workspaces_dir),
-        IPYTHONDIR=str(ipython_dir),
-        JUPYTER_PLATFORM_DIRS="1",
-        MPLBACKEND="Agg",
-        KERAS_BACKEND=env.get("KERAS_BACKEND", "tensorflow"),
-        TF_CPP_MIN_LOG_LEVEL="2",
-        PYTHONUNBUFFERED="1",
-    )
-    env.pop("JUPYTER_PATH", None)
-    env.pop("JUPYTER_CONFIG_PATH", None)
-    if not os.environ.get("CNNVIZ_E2E_USE_INSTALLED"):
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p
-        )
+    root.mkdir()
+    # Every user directory (config, data, settings, HOME) under tmp: no news, no update
+    # check, no extension manager, no build check, the tests' default settings.
+    env = isolated_env(tmp / "env")
+    settings_dir = Path(env["JUPYTERLAB_SETTINGS_DIR"])
 
     token = secrets.token_hex(24)
     log_path = ARTIFACTS_DIR / "jupyter-server.log"
