@@ -259,8 +259,9 @@ def test_a_new_sample_drops_a_sample_not_kept_yet(seq_with_input, digits_like):
 
 def test_a_sample_whose_outputs_cannot_be_kept_holds_up_no_other(explorer, monkeypatch):
     # One layer of sample 1 fails to become numpy (as a layer with an output numpy cannot
-    # take would): its picture of another layer is still drawn, keeping the rest fails
-    # quietly when sample 2 is passed, sample 2 is drawn, and sample 1 is passed again.
+    # take would): its picture of another layer is still drawn, keeping the rest fails (the
+    # worker logs it) and forgets the recording, sample 2 is drawn, and sample 1 is passed
+    # again.
     from cnnviz_widget.adapters.base import Recording
 
     session = explorer.session
@@ -287,8 +288,11 @@ def test_a_sample_whose_outputs_cannot_be_kept_holds_up_no_other(explorer, monke
 
     monkeypatch.setattr(adapter, "recorded_activations", failing_for_sample_1)
     np.testing.assert_allclose(session.layer_output(1, "conv_b"), expected[1]["conv_b"][0])
+    with pytest.raises(TypeError, match="no numpy"):
+        session.settle(stop=lambda: False)  # as the worker calls it when idle
+    assert not session.is_passed(1)  # forgotten: its next use passes it again
+    assert session.activation_cache.get(1) is None
     np.testing.assert_allclose(session.layer_output(2, "conv_b"), expected[2]["conv_b"][0])
-    assert session.activation_cache.get(1) is None  # not kept: its next use passes it again
     np.testing.assert_allclose(session.layer_output(1, "conv_b"), expected[1]["conv_b"][0])
     assert len(passes) == 3
 
