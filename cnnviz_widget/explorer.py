@@ -68,7 +68,8 @@ MAX_FILTERS = 256
 #: ``WAIT_MS`` (200 ms, js/src/panel.ts), so this stays below that.
 PENDING_AFTER_S = 0.15
 #: The worker keeps a new sample's outputs (``Session.settle``, a copy of every layer) once
-#: no request has come for this many seconds after its picture was sent.
+#: no request has come for this many seconds after its picture was sent; a request that comes
+#: meanwhile stops the copying (``benchmarks/bench_sample_flip.py``).
 SETTLE_AFTER_S = 0.1
 
 
