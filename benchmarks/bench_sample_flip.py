@@ -12,9 +12,10 @@ fresh process (as in a notebook just opened: the memory a full cache needs not t
 and the time from setting it to the answer being sent (``LayerExplorer.send``, replaced by a
 recorder; nothing crosses a browser).
 
-Reference, in the same process after the clicks: one forward pass recording every layer, as the explorer runs it
-for a new sample (the adapter's ``recorded_activations``, outputs left in TensorFlow; the
-picture is not drawn), each after the same pause: the least a new sample can cost.  (The
+Reference, in the same process after the clicks: one forward pass recording every layer, as
+the explorer runs it for a new sample (the adapter's ``recorded_activations``, outputs left in
+TensorFlow; the picture is not drawn), each after the same pause: the least a new sample can
+cost.  (The
 public ``activations`` also copies every output into numpy, and in a process that has freed
 that much memory before, the copies can cost more than the pass.)  Target: at every pace, the
 median click within 1.3x of the reference and none over 2.5x.
