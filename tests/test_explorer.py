@@ -239,6 +239,49 @@ def test_keeping_a_sample_yields_to_a_request_and_resumes(seq_with_input, digits
         np.testing.assert_allclose(kept[name], expected[name], atol=1e-6, err_msg=name)
 
 
+def test_a_click_while_the_worker_keeps_a_sample_is_not_held_up_by_it(explorer, monkeypatch):
+    # The worker's copy of a new sample's outputs stops for the next request: the next
+    # sample is answered before the rest of sample 1's layers are copied (an order, not a
+    # time: the first copy waits until sample 2 is asked for).
+    from cnnviz_widget.adapters.base import Recording
+
+    session = explorer.session
+    adapter = session.adapter
+    recorded = adapter.recorded_activations
+    copying, go_on, converted, copied = threading.Event(), threading.Event(), [], []
+    recordings = []
+
+    def held(inputs, names):
+        recording = recorded(inputs, names)
+        recordings.append(recording)
+        if len(recordings) > 1:  # only sample 1's recording is held
+            return recording
+
+        def convert(raw):
+            converted.append(1)
+            if len(converted) > 1:  # the first is the picture's layer, the rest are kept
+                if len(converted) == 2:  # the first copy waits until sample 2 is asked for
+                    copying.set()
+                    go_on.wait(120)
+                copied.append(1)
+            return recording._convert(raw)
+
+        return Recording(recording._raw, convert)
+
+    monkeypatch.setattr(adapter, "recorded_activations", held)
+    recorder = Recorder(explorer)
+    explorer.layer = "conv_a"
+    explorer.sample = 1
+    recorder.wait_for("result", _latest_request(recorder))
+    assert copying.wait(120), "the worker never began keeping sample 1's outputs"
+    explorer.sample = 2  # while one of sample 1's layers is being copied
+    go_on.set()  # that layer's copy ends; the worker then serves sample 2
+    content, _ = recorder.wait_for("result", _latest_request(recorder))
+    assert content["sample"] == 2
+    assert len(copied) == 1  # sample 1's other layers were not copied first
+    assert session.activation_cache.get(1) is None  # dropped: passed again if asked for
+
+
 def test_a_new_sample_drops_a_sample_not_kept_yet(seq_with_input, digits_like):
     # Clicks faster than the worker's idle time: the next sample's pass does not wait for a
     # numpy copy of every layer of the one before (that sample is passed again if asked).
