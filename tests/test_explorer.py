@@ -46,6 +46,16 @@ class Recorder:
         return [c for c, _ in self.messages if c["type"] == kind]
 
 
+def _layer_by_layer(model, x):
+    """Each layer's output of a Sequential model, its layers called one after another by
+    Keras itself (not through the adapter whose recordings the tests check)."""
+    outputs = {}
+    for layer in model.layers:
+        x = layer(x)
+        outputs[layer.name] = np.asarray(x)
+    return outputs
+
+
 @pytest.fixture
 def explorer(seq_with_input, digits_like):
     widget = LayerExplorer(seq_with_input, digits_like)
@@ -232,7 +242,7 @@ def test_keeping_a_sample_yields_to_a_request_and_resumes(seq_with_input, digits
     assert session.settle(stop=lambda: False) is True
     assert len(converted) == len(layers) - 1  # conv_a was read for the picture already
     assert session._recording is None
-    expected = activations(seq_with_input, digits_like[1:2], layers)
+    expected = _layer_by_layer(seq_with_input, digits_like[1:2])
     kept = session.activation_cache.get(1)
     assert list(kept) == layers
     for name in layers:
@@ -295,7 +305,7 @@ def test_a_new_sample_drops_a_sample_not_kept_yet(seq_with_input, digits_like):
     assert not session.is_passed(1)
     np.testing.assert_allclose(
         session.layer_output(1, "conv_b"),
-        activations(seq_with_input, digits_like[1:2], ["conv_b"])["conv_b"][0],
+        _layer_by_layer(seq_with_input, digits_like[1:2])["conv_b"][0],
         atol=1e-6,
     )
 
