@@ -6,9 +6,14 @@ benchmarks/bench_x.py`` puts it first on ``sys.path``).
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 #: ``(case, seconds, compared with, ratio, target, pass)``; None leaves a cell empty.
 Row = tuple[str, float, str, float | None, str, bool | None]
@@ -55,6 +60,19 @@ def ratio(times: dict[str, list[float]], a: str, b: str) -> float:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1e3:,.1f} ms"
+
+
+def in_child(script: str, *args: str, env: dict[str, str] | None = None) -> Any:
+    """Run ``script`` with ``args`` in a fresh interpreter and decode the JSON it prints last
+    (a case that must start with a process of its own: its memory, its first touches)."""
+    out = subprocess.run(
+        [sys.executable, script, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=None if env is None else {**os.environ, **env},
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def print_table(rows: list[Row]) -> None:

@@ -29,8 +29,6 @@ import datetime
 import json
 import os
 import platform
-import subprocess
-import sys
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -40,7 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np
-from _report import medians
+from _report import in_child, medians
 
 BATCH = 64
 THROUGHPUT_LAYERS = (["conv2d"], ["conv2d_1"], ["dense"], ["conv2d", "conv2d_1", "dense"])
@@ -129,13 +127,7 @@ def _status_kib(field: str) -> int:
 def memory(sizes: list[int]) -> list[dict]:
     results = []
     for n in sizes:
-        out = subprocess.run(
-            [sys.executable, __file__, "--memory-child", str(n)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        results.append(json.loads(out.strip().splitlines()[-1]))
+        results.append(in_child(__file__, "--memory-child", str(n)))
     return results
 
 

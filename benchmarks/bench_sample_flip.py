@@ -31,11 +31,10 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import time
 
 import numpy as np
+from _report import in_child
 
 PACES_S = (0.12, 0.15, 0.3)
 LAYER = "blocks_12_project_conv"
@@ -99,14 +98,9 @@ def main() -> None:
         return
     rows = []
     for pause in PACES_S:
-        out = subprocess.run(
-            [sys.executable, __file__, "--pace", str(pause)],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-        ).stdout
-        clicks, reference, n_layers = json.loads(out.strip().splitlines()[-1])
+        clicks, reference, n_layers = in_child(
+            __file__, "--pace", str(pause), env={"TF_CPP_MIN_LOG_LEVEL": "2"}
+        )
         ref = statistics.median(reference)
         med, worst = statistics.median(clicks), max(clicks)
         rows.append((pause, med, worst, ref, med <= 1.3 * ref and worst <= 2.5 * ref, clicks))
