@@ -71,6 +71,14 @@ PENDING_AFTER_S = 0.15
 #: no request has come for this many seconds after its picture was sent; a request that comes
 #: meanwhile stops the copying (``benchmarks/bench_sample_flip.py``).
 SETTLE_AFTER_S = 0.1
+#: The ``snapshot`` trait (the last answer, for views rendered later and saved pages) goes to
+#: the browser this long after the answer, once for a burst of answers: sent at once, its
+#: copy of the picture would share the server and the page with the answer on its way.
+SNAPSHOT_AFTER_S = 0.03
+#: Once idle (SETTLE_AFTER_S after an answer) the worker draws the feature maps of this many
+#: layers nearest the selected one, for the sample shown, so that stepping through the list
+#: finds each picture drawn; a request that comes meanwhile goes first.  0: none.
+DRAW_AHEAD_LAYERS = 8
 
 
 class InvalidSelection(traitlets.TraitError, ValueError):
@@ -92,12 +100,20 @@ class _LayerName(traitlets.Unicode):  # type: ignore[type-arg]
         return super().validate(obj, value.name if isinstance(value, LayerInfo) else value)
 
 
+class _Idle:
+    """What ``_Mailbox.take`` returns when the worker is only woken for its idle work."""
+
+
+IDLE = _Idle()
+
+
 class _Mailbox:
     """A one-slot queue: a newer request replaces the one not yet taken."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._request: Request | None = None
+        self._poked = False
         self._closed = False
 
     def put(self, request: Request) -> None:
@@ -105,12 +121,21 @@ class _Mailbox:
             self._request = request
             self._cond.notify()
 
-    def take(self) -> Request | None:
+    def poke(self) -> None:
+        """Wake the worker for its idle work (an answer was sent by another thread)."""
         with self._cond:
-            while self._request is None and not self._closed:
+            self._poked = True
+            self._cond.notify()
+
+    def take(self) -> Request | _Idle | None:
+        """The next request, IDLE if the worker was only poked, None once closed."""
+        with self._cond:
+            while self._request is None and not self._poked and not self._closed:
                 self._cond.wait()
-            request, self._request = self._request, None
-            return None if self._closed else request
+            if self._closed:
+                return None
+            request, self._request, self._poked = self._request, None, False
+            return IDLE if request is None else request
 
     def has_request(self) -> bool:
         """Whether a request waits (or the mailbox is closed): work in hand should yield."""
@@ -137,20 +162,22 @@ def _work(mailbox: _Mailbox, explorer_ref: weakref.ref[LayerExplorer]) -> None:
         explorer = explorer_ref()
         if explorer is None:
             return
-        if not explorer._is_stale(request):
+        if isinstance(request, Request) and not explorer._is_stale(request):
             explorer._serve(request)
         del explorer  # not held while waiting: a closed, dropped explorer is collected
         if mailbox.is_idle_for(SETTLE_AFTER_S):
             # Idle: keep a new sample's outputs (the picture drawn from them is sent, and
-            # the page has had time to show it before this takes the CPU).  A request that
-            # comes meanwhile goes first: the rest is kept when the worker is idle again.
+            # the page has had time to show it before this takes the CPU), then draw the
+            # layers next to the selected one.  A request that comes meanwhile goes first:
+            # the rest is done when the worker is idle again.
             explorer = explorer_ref()
             if explorer is None:
                 return
             try:
-                explorer._session.settle(stop=mailbox.has_request)
+                if explorer._session.settle(stop=mailbox.has_request):
+                    explorer._draw_ahead(stop=mailbox.has_request)
             except Exception:  # MemoryError: the next pass of that sample runs again
-                _log.debug("keeping a sample's outputs failed:\n%s", traceback.format_exc())
+                _log.debug("idle work failed:\n%s", traceback.format_exc())
             del explorer
 
 
@@ -198,27 +225,27 @@ class LayerExplorer(anywidget.AnyWidget):
 
     layers = traitlets.List(traitlets.Dict()).tag(sync=True)
     samples = traitlets.List(traitlets.Dict()).tag(sync=True)
-    layer = _LayerName("").tag(sync=True)
-    view = traitlets.Unicode("activations").tag(sync=True)
+    layer = _LayerName("").tag(sync=True, echo_update=False)
+    view = traitlets.Unicode("activations").tag(sync=True, echo_update=False)
     views = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    sample = traitlets.Int(0).tag(sync=True)
+    sample = traitlets.Int(0).tag(sync=True, echo_update=False)
     lang = traitlets.Unicode("en").tag(sync=True)
     model_name = traitlets.Unicode("").tag(sync=True)
     class_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     #: The class explained by Grad-CAM and saliency; -1 is each sample's top prediction.
-    class_index = traitlets.Int(-1).tag(sync=True)
-    cam_method = traitlets.Unicode("gradcam").tag(sync=True)
+    class_index = traitlets.Int(-1).tag(sync=True, echo_update=False)
+    cam_method = traitlets.Unicode("gradcam").tag(sync=True, echo_update=False)
     #: What the Saliency tab draws: "gradients", "smoothgrad" or "integrated" (gradients).
-    saliency_method = traitlets.Unicode("gradients").tag(sync=True)
+    saliency_method = traitlets.Unicode("gradients").tag(sync=True, echo_update=False)
     #: The Grad-CAM tab also draws the same map on the untrained copy (Adebayo et al. 2018).
-    sanity = traitlets.Bool(False).tag(sync=True)
+    sanity = traitlets.Bool(False).tag(sync=True, echo_update=False)
     #: Input channel of the kernels drawn in the weights view, and RGB drawing of first layers.
-    in_channel = traitlets.Int(0).tag(sync=True)
-    rgb = traitlets.Bool(False).tag(sync=True)
+    in_channel = traitlets.Int(0).tag(sync=True, echo_update=False)
+    rgb = traitlets.Bool(False).tag(sync=True, echo_update=False)
     #: The filter/channel opened in the linked view (-1: none).
-    channel = traitlets.Int(-1).tag(sync=True)
+    channel = traitlets.Int(-1).tag(sync=True, echo_update=False)
     #: How many filters the Filters tab draws (the first ones of the layer).
-    filter_count = traitlets.Int(16).tag(sync=True)
+    filter_count = traitlets.Int(16).tag(sync=True, echo_update=False)
     snapshot = traitlets.Dict().tag(sync=True)
     #: The model's real data flow (``model_graph(...).to_json()``), for the graph view.
     graph = traitlets.Dict().tag(sync=True)
@@ -245,6 +272,9 @@ class LayerExplorer(anywidget.AnyWidget):
         # that orders a late ``pending`` before its answer.
         self._answered = 0
         self._answer_lock = threading.Lock()
+        self._snapshot_timer: threading.Timer | None = None
+        #: How many layers the worker draws ahead (DRAW_AHEAD_LAYERS when it was created).
+        self._draw_ahead_layers = DRAW_AHEAD_LAYERS
         self._session = Session.of(
             model,
             images,
@@ -456,6 +486,11 @@ class LayerExplorer(anywidget.AnyWidget):
 
         traitlets rolls the whole update back when a validator raises; the browser is sent
         the values that stand and, in one line, why its value was refused.
+
+        ipywidgets echoes a browser's change back (``echo_update``) before applying it.  The
+        traits that choose what is drawn are tagged ``echo_update=False`` and echoed here,
+        after the change is handled, with the values that stand: a picture drawn at once
+        (one already cached) leaves the kernel ahead of the echo, one message sooner.
         """
         try:
             super().set_state(sync_data)
@@ -466,6 +501,21 @@ class LayerExplorer(anywidget.AnyWidget):
                 message = protocol.rejected(name, sync_data[name], _describe(error))
                 self.send(message)
                 break
+        finally:
+            self._echo_after(sync_data)
+
+    def _echo_after(self, sync_data: dict[str, Any]) -> None:
+        """The echo ipywidgets leaves to ``set_state`` (the browser that sent a change waits
+        for it before it takes other browsers' echoes of that trait again)."""
+        from ipywidgets.widgets import widget as ipywidget
+
+        names = [
+            name
+            for name in sync_data
+            if name in self.keys and self.trait_metadata(name, "echo_update", True) is False
+        ]
+        if names and ipywidget.JUPYTER_WIDGETS_ECHO:
+            self._send({"method": "echo_update", "state": self.get_state(names), "buffer_paths": []})
 
     # --------------------------------------------------------------- public
     @property
@@ -571,6 +621,9 @@ class LayerExplorer(anywidget.AnyWidget):
         mailbox = getattr(self, "_mailbox", None)  # absent when __init__ raised early
         if mailbox is not None:
             mailbox.close()
+        timer = getattr(self, "_snapshot_timer", None)
+        if timer is not None:
+            timer.cancel()
         session = getattr(self, "_session", None)
         if session is not None:
             session.clear()  # the caches hold arrays as big as the model's layers
@@ -635,6 +688,10 @@ class LayerExplorer(anywidget.AnyWidget):
             timer = threading.Timer(PENDING_AFTER_S, _announce, (weakref.ref(self), request))
             timer.daemon = True
             timer.start()
+        self._start_worker()
+        self._mailbox.put(request)
+
+    def _start_worker(self) -> None:
         if self._worker is None or not self._worker.is_alive():
             self._worker = threading.Thread(
                 target=_work,
@@ -643,7 +700,13 @@ class LayerExplorer(anywidget.AnyWidget):
                 daemon=True,
             )
             self._worker.start()
-        self._mailbox.put(request)
+
+    def _draw_ahead(self, stop: Any = None) -> list[str]:
+        """Feature maps of the layers next to the selected one, drawn while idle (see
+        DRAW_AHEAD_LAYERS); the layers drawn."""
+        if self.view != "activations":
+            return []  # other views cost passes or gradients: only what is asked for
+        return self._session.draw_ahead(self.sample, self.layer, self._draw_ahead_layers, stop)
 
     def _is_stale(self, request: Request) -> bool:
         return request.id != self._latest
@@ -667,6 +730,9 @@ class LayerExplorer(anywidget.AnyWidget):
         if result is None:
             return False
         self._finish(request, result, send=True)
+        if self._draw_ahead_layers > 0:
+            self._start_worker()
+            self._mailbox.poke()  # its idle work: the layers next to this one
         return True
 
     def _serve(self, request: Request, *, send: bool = True) -> None:
@@ -701,12 +767,26 @@ class LayerExplorer(anywidget.AnyWidget):
             return
         # The kernel's snapshot is set first (once the browser shows the answer, the kernel's
         # state says so too), but its sync to the browser, which carries the same PNGs, goes
-        # after the message: the panel draws from the message (one frame less on the way to
-        # the picture); the snapshot serves views rendered later and saved pages.  Nothing
-        # observes `snapshot`, so setting its value directly skips no observer.
+        # after the message, SNAPSHOT_AFTER_S later: the panel draws from the message; the
+        # snapshot serves views rendered later and saved pages.  Nothing observes `snapshot`,
+        # so setting its value directly skips no observer.
         self._trait_values["snapshot"] = snapshot
         self._answer(content, pngs)
-        self.send_state("snapshot")
+        self._sync_snapshot_later()
+
+    def _sync_snapshot_later(self) -> None:
+        """Send the ``snapshot`` trait SNAPSHOT_AFTER_S from now; a sync already due sends
+        the newest value (it reads it when it goes)."""
+        if SNAPSHOT_AFTER_S <= 0:
+            self.send_state("snapshot")
+            return
+        with self._answer_lock:
+            if self._snapshot_timer is not None:
+                return
+            timer = threading.Timer(SNAPSHOT_AFTER_S, _sync_snapshot, (weakref.ref(self),))
+            timer.daemon = True
+            self._snapshot_timer = timer
+        timer.start()
 
     def _answer(self, content: dict[str, Any], pngs: list[bytes] | None) -> None:
         with self._answer_lock:
@@ -730,6 +810,16 @@ def _announce(explorer_ref: weakref.ref[LayerExplorer], request: Request) -> Non
     explorer = explorer_ref()
     if explorer is not None:
         explorer._announce(request)
+
+
+def _sync_snapshot(explorer_ref: weakref.ref[LayerExplorer]) -> None:
+    explorer = explorer_ref()
+    if explorer is None:
+        return
+    with explorer._answer_lock:
+        explorer._snapshot_timer = None
+    if explorer.comm is not None:  # closed meanwhile: nothing to sync
+        explorer.send_state("snapshot")
 
 
 def _graph_json(session: Session) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from PIL import Image
 
 from cnnviz_widget import LayerExplorer, activations, mosaic
 from cnnviz_widget.render import GAP
+from cnnviz_widget.views import Request
 from cnnviz_widget.views.session import Session
 
 
@@ -440,3 +441,185 @@ def test_refresh_after_the_weights_change(keras, digits_like):
     expected = activations(model, digits_like[0], "conv")["conv"][0]
     np.testing.assert_allclose(widget.feature_maps("conv"), expected, atol=1e-5)
     widget.close()
+
+
+class Wire:
+    """Every comm message the explorer sends, in order: ``(method, state or content)``."""
+
+    def __init__(self, explorer):
+        self.messages = []
+        self._cond = threading.Condition()
+        explorer._send = self._send
+
+    def _send(self, msg, buffers=None):
+        with self._cond:
+            body = msg.get("content") if msg["method"] == "custom" else msg.get("state")
+            self.messages.append((msg["method"], body))
+            self._cond.notify_all()
+
+    def wait_until(self, predicate, timeout=120):
+        """Wait until ``predicate(messages)`` holds (not a speed check)."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: predicate(self.messages), timeout):
+                raise AssertionError(f"not seen in {timeout} s: {self.messages}")
+
+    def snapshots(self):
+        return [state for method, state in self.messages if method == "update" and "snapshot" in state]
+
+
+def _kinds(messages):
+    """The messages as ``("custom", type)``, ``("update", keys)`` or ``("echo_update", state)``."""
+    out = []
+    for method, body in messages:
+        if method == "custom":
+            out.append(("custom", body["type"]))
+        elif method == "echo_update":
+            out.append(("echo_update", body))
+        else:
+            out.append((method, tuple(sorted(body))))
+    return out
+
+
+def test_a_picture_at_hand_leaves_before_the_echo_of_the_click(explorer, monkeypatch):
+    import cnnviz_widget.explorer as explorer_module
+
+    monkeypatch.setattr(explorer_module, "SNAPSHOT_AFTER_S", 0)  # the snapshot at once, too
+    wire = Wire(explorer)
+    explorer.set_state({"layer": "conv_b"})  # the sample was passed: drawn on this thread
+    assert _kinds(wire.messages) == [
+        ("custom", "result"),
+        ("update", ("snapshot",)),
+        ("echo_update", {"layer": "conv_b"}),
+    ]
+    assert wire.messages[0][1]["layer"] == "conv_b"
+
+
+def test_the_echo_of_a_refused_choice_carries_the_value_that_stands(explorer):
+    wire = Wire(explorer)
+    explorer.set_state({"layer": "no_such_layer"})
+    assert explorer.layer == "conv_a"
+    kinds = _kinds(wire.messages)
+    assert kinds[0] == ("update", ("layer",))
+    assert wire.messages[0][1] == {"layer": "conv_a"}
+    assert kinds[1] == ("custom", "rejected")
+    # Exactly one echo, the last message: the browser that sent the value waits for it.
+    assert kinds[2:] == [("echo_update", {"layer": "conv_a"})]
+
+
+def test_traits_that_choose_no_picture_are_echoed_by_ipywidgets_first(explorer):
+    wire = Wire(explorer)
+    explorer.set_state({"lang": "ko"})
+    assert _kinds(wire.messages)[0] == ("echo_update", {"lang": "ko"})
+    assert [m for m, _ in wire.messages].count("echo_update") == 1
+
+
+def test_every_choice_of_a_view_is_echoed_after_it_is_handled(explorer):
+    from cnnviz_widget.views import VIEWS
+
+    chosen = {"layer", "view", "sample", *{o for v in VIEWS.values() for o in v.options}}
+    late = {name for name in explorer.keys if explorer.trait_metadata(name, "echo_update") is False}
+    assert late == chosen
+
+
+def test_no_echo_when_ipywidgets_echoes_nothing(explorer, monkeypatch):
+    from ipywidgets.widgets import widget as ipywidget
+
+    monkeypatch.setattr(ipywidget, "JUPYTER_WIDGETS_ECHO", False)
+    wire = Wire(explorer)
+    explorer.set_state({"layer": "conv_b"})
+    assert "echo_update" not in [m for m, _ in wire.messages]
+
+
+def test_the_snapshot_follows_a_burst_of_answers_once(explorer, monkeypatch):
+    import cnnviz_widget.explorer as explorer_module
+
+    # Long enough that the three quick answers below come within it on any machine.
+    monkeypatch.setattr(explorer_module, "SNAPSHOT_AFTER_S", 2.0)
+    wire = Wire(explorer)
+    for layer in ("conv_b", "pool_a", "flat"):
+        explorer.set_state({"layer": layer})
+    assert wire.snapshots() == []  # not in the answers' way
+    wire.wait_until(lambda messages: any(m == "update" and "snapshot" in s for m, s in messages))
+    time.sleep(0.2)
+    (snapshot,) = wire.snapshots()
+    assert snapshot["snapshot"]["layer"] == "flat" == explorer.snapshot["layer"]
+    results = [i for i, (m, b) in enumerate(wire.messages) if m == "custom" and b["type"] == "result"]
+    assert len(results) == 3
+    assert wire.messages.index(("update", snapshot)) > max(results)
+
+
+def test_a_closed_explorer_syncs_no_snapshot(seq_with_input, digits_like, monkeypatch):
+    import cnnviz_widget.explorer as explorer_module
+
+    monkeypatch.setattr(explorer_module, "SNAPSHOT_AFTER_S", 0.2)
+    widget = LayerExplorer(seq_with_input, digits_like)
+    wire = Wire(widget)
+    widget.set_state({"layer": "conv_b"})
+    assert ("custom", "result") in _kinds(wire.messages)
+    widget.close()
+    time.sleep(0.5)
+    assert wire.snapshots() == []
+
+
+def _drawn(session, layer, sample):
+    return session.result_cache.get(("activations", layer, sample, ())) is not None
+
+
+def test_drawing_ahead_takes_the_nearest_layers_first_and_passes_nothing(
+    seq_with_input, digits_like
+):
+    session = Session.of(seq_with_input, digits_like)
+    assert session.draw_ahead(0, "pool_a", 2) == []  # sample 0 not passed: no pass for it
+    assert session.activation_cache.get(0) is None and not session.is_passed(0)
+    session.layer_output(0, "conv_a")
+    session.settle()
+    # conv_a, pool_a, conv_b, flat, probs: one on each side of pool_a, the earlier first.
+    assert session.draw_ahead(0, "pool_a", 2) == ["conv_a", "conv_b"]
+    assert session.draw_ahead(0, "pool_a", 3) == ["flat"]  # drawn before: not again
+    assert not _drawn(session, "probs", 0) and not _drawn(session, "pool_a", 0)
+    asked = iter([False, True])
+    assert session.draw_ahead(0, "probs", 8, stop=lambda: next(asked)) == ["pool_a"]
+    assert session.draw_ahead(0, "no_such_layer", 8) == []
+
+
+def test_a_picture_drawn_ahead_is_the_one_drawn_on_the_click(seq_with_input, digits_like):
+    ahead = Session.of(seq_with_input, digits_like)
+    ahead.layer_output(1, "conv_a")
+    ahead.settle()
+    assert ahead.draw_ahead(1, "conv_a", 4) == ["pool_a", "conv_b", "flat", "probs"]
+    fresh = Session.of(seq_with_input, digits_like)
+    for layer in ("pool_a", "conv_b", "flat", "probs"):
+        request = Request(1, layer, "activations", 1)
+        got, want = ahead.compute(request), fresh.compute(request)
+        assert [p.png for _, p in got.pictures] == [p.png for _, p in want.pictures], layer
+
+
+def test_after_a_click_the_worker_draws_the_next_layers_and_the_next_click_uses_them(
+    explorer, monkeypatch
+):
+    import cnnviz_widget.views.activations as activations_view
+
+    session = explorer.session
+    recorder = Recorder(explorer)
+    explorer.layer = "pool_a"  # answered at once from sample 0's outputs
+    recorder.wait_for("result", _latest_request(recorder))
+    deadline = time.monotonic() + 120
+    while not all(_drawn(session, n, 0) for n in ("conv_a", "conv_b", "flat", "probs")):
+        assert time.monotonic() < deadline, "the worker drew nothing ahead"
+        time.sleep(0.05)
+    drawn = []
+    draw = activations_view.feature_map_picture
+    monkeypatch.setattr(
+        activations_view, "feature_map_picture", lambda a: drawn.append(a.shape) or draw(a)
+    )
+    explorer.layer = "conv_b"
+    content, _ = recorder.wait_for("result", _latest_request(recorder))
+    assert content["layer"] == "conv_b"
+    assert drawn == []  # from the picture drawn ahead
+
+
+def test_nothing_is_drawn_ahead_for_views_that_cost_a_pass(explorer):
+    explorer.view = "gradcam"
+    assert explorer._draw_ahead() == []
+    explorer.view = "activations"
+    assert explorer._draw_ahead() == ["pool_a", "conv_b", "flat", "probs"]

@@ -7,7 +7,9 @@ the kernel's thread may clear the caches (``refresh``).
 
 from __future__ import annotations
 
+import logging
 import threading
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +21,8 @@ from .._messages import Message
 from ..adapters.base import Adapter, Recording
 from ..methods.gradcam import CamCache
 from ._base import Request, ViewResult
+
+_log = logging.getLogger(__name__)
 
 
 def _never(request: Request) -> bool:
@@ -289,6 +293,41 @@ class Session:
         if view.name != "activations" or not self.is_passed(request.sample):
             return None
         return self.compute(request)
+
+    def draw_ahead(
+        self, sample: int, layer: str, count: int, stop: Callable[[], bool] | None = None
+    ) -> list[str]:
+        """Draw the feature maps of the ``count`` layers nearest ``layer`` in the list (not
+        drawn yet) into the result cache, so that a click on one of them is answered from
+        it; only for a sample whose outputs are kept (no pass, no copy).  Nearest first, and
+        ``stop()`` is asked before each drawing: a request that comes goes first.  The layers
+        drawn.
+        """
+        from . import VIEWS
+
+        outputs = self.activation_cache.get(sample)
+        if outputs is None or count <= 0:
+            return []
+        names = [info.name for info in self.layers if info.name in outputs]
+        if layer not in names:
+            return []
+        here = names.index(layer)
+        nearest = sorted(range(len(names)), key=lambda i: (abs(i - here), i))[1 : count + 1]
+        view = VIEWS["activations"]
+        drawn = []
+        for i in nearest:
+            key = (view.name, names[i], sample, ())
+            if self.result_cache.get(key) is not None:
+                continue
+            if stop is not None and stop():
+                break
+            try:
+                self.result_cache.put(key, view.render(self, Request(0, names[i], view.name, sample)))
+            except Exception:  # drawn (and its error shown) when it is clicked
+                _log.debug("drawing %s ahead failed:\n%s", names[i], traceback.format_exc())
+                continue
+            drawn.append(names[i])
+        return drawn
 
     def clear(self) -> None:
         """Forget everything computed (after the model's weights changed)."""
