@@ -515,7 +515,8 @@ class LayerExplorer(anywidget.AnyWidget):
             if name in self.keys and self.trait_metadata(name, "echo_update", True) is False
         ]
         if names and ipywidget.JUPYTER_WIDGETS_ECHO:
-            self._send({"method": "echo_update", "state": self.get_state(names), "buffer_paths": []})
+            state = self.get_state(names)
+            self._send({"method": "echo_update", "state": state, "buffer_paths": []})
 
     # --------------------------------------------------------------- public
     @property

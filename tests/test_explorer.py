@@ -464,7 +464,9 @@ class Wire:
                 raise AssertionError(f"not seen in {timeout} s: {self.messages}")
 
     def snapshots(self):
-        return [state for method, state in self.messages if method == "update" and "snapshot" in state]
+        return [
+            state for method, state in self.messages if method == "update" and "snapshot" in state
+        ]
 
 
 def _kinds(messages):
@@ -543,7 +545,9 @@ def test_the_snapshot_follows_a_burst_of_answers_once(explorer, monkeypatch):
     time.sleep(0.2)
     (snapshot,) = wire.snapshots()
     assert snapshot["snapshot"]["layer"] == "flat" == explorer.snapshot["layer"]
-    results = [i for i, (m, b) in enumerate(wire.messages) if m == "custom" and b["type"] == "result"]
+    results = [
+        i for i, (m, b) in enumerate(wire.messages) if m == "custom" and b["type"] == "result"
+    ]
     assert len(results) == 3
     assert wire.messages.index(("update", snapshot)) > max(results)
 
@@ -570,13 +574,15 @@ def test_drawing_ahead_takes_the_nearest_layers_first_and_passes_nothing(
 ):
     session = Session.of(seq_with_input, digits_like)
     assert session.draw_ahead(0, "pool_a", 2) == []  # sample 0 not passed: no pass for it
-    assert session.activation_cache.get(0) is None and not session.is_passed(0)
+    assert session.activation_cache.get(0) is None
+    assert not session.is_passed(0)
     session.layer_output(0, "conv_a")
     session.settle()
     # conv_a, pool_a, conv_b, flat, probs: one on each side of pool_a, the earlier first.
     assert session.draw_ahead(0, "pool_a", 2) == ["conv_a", "conv_b"]
     assert session.draw_ahead(0, "pool_a", 3) == ["flat"]  # drawn before: not again
-    assert not _drawn(session, "probs", 0) and not _drawn(session, "pool_a", 0)
+    assert not _drawn(session, "probs", 0)
+    assert not _drawn(session, "pool_a", 0)
     asked = iter([False, True])
     assert session.draw_ahead(0, "probs", 8, stop=lambda: next(asked)) == ["pool_a"]
     assert session.draw_ahead(0, "no_such_layer", 8) == []

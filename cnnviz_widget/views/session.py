@@ -322,7 +322,8 @@ class Session:
             if stop is not None and stop():
                 break
             try:
-                self.result_cache.put(key, view.render(self, Request(0, names[i], view.name, sample)))
+                picture = view.render(self, Request(0, names[i], view.name, sample))
+                self.result_cache.put(key, picture)
             except Exception:  # drawn (and its error shown) when it is clicked
                 _log.debug("drawing %s ahead failed:\n%s", names[i], traceback.format_exc())
                 continue
