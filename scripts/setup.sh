@@ -22,6 +22,23 @@ if ! command -v npm >/dev/null; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
 fi
 
+# The frontend build (esbuild) needs Node 18 or later; the frontend tests (vite 7, under
+# vitest) need ^20.19 or >= 22.12.  An older distribution's nodejs fails later with a
+# message that does not say so; say it here instead.
+node_ok=$(node -e '
+  const [major, minor] = process.versions.node.split(".").map(Number);
+  const build = major >= 18;
+  const tests = (major === 20 && minor >= 19) || (major === 22 && minor >= 12) || major > 22;
+  process.stdout.write(build && (process.argv[1] === "0" || tests) ? "yes" : "no");
+' "$with_tests")
+if [ "$node_ok" != yes ]; then
+  need="18 or later"
+  [ "$with_tests" = 1 ] && need="^20.19 or >= 22.12 (vite 7, which the frontend tests run on)"
+  echo "error: Node.js $(node --version) is too old; this needs Node $need." >&2
+  echo "Install a newer Node.js (e.g. from nodejs.org or NodeSource) and run this again." >&2
+  exit 1
+fi
+
 if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   "${PYTHON:-python3}" -m venv .venv
