@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -153,3 +153,16 @@ class UnknownLayerError(KeyError, ValueError):
     def __str__(self) -> str:
         # KeyError's str() adds quotes around the message; users should read plain text.
         return self.message
+
+
+def layer_list(layers: Any, argument: str = "layers") -> list[Any]:
+    """``layers`` as a list: one name or ``LayerInfo`` becomes a list of one; anything that
+    is neither nor an iterable of them (``3``, ``None``) is a ``TypeError`` saying so."""
+    if isinstance(layers, (str, LayerInfo)):
+        return [layers]
+    if isinstance(layers, (bytes, Mapping)) or not isinstance(layers, Iterable):
+        raise TypeError(
+            f"{argument} is a layer name, a LayerInfo or a list of them, not "
+            f"{type(layers).__name__}"
+        )
+    return list(layers)

@@ -30,6 +30,7 @@ ERROR_CODES: dict[str, tuple[str, ...]] = {
     "in_channel_range": ("layer", "max", "value"),
     "in_channel_negative": ("value",),
     "channel_negative": ("value",),
+    "channel_range": ("layer", "max", "value"),
     "filter_count_range": ("max", "value"),
     "lang": ("value", "langs"),
     # what a view cannot draw for the selection (``error``)
@@ -41,6 +42,7 @@ ERROR_CODES: dict[str, tuple[str, ...]] = {
     "cam_not_spatial": ("layer", "type", "shape"),
     "cam_no_maps": (),
     "not_image_input": ("shape",),
+    "not_class_scores": ("shape",),
     "filters_layer": ("layer", "type", "shape"),
     "examples_layer": ("layer", "type", "shape"),
     "examples_channel": ("max", "value"),

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ._inputs import Preprocess
-from ._layers import LayerInfo, resolve_layer
+from ._layers import LayerInfo, layer_list, resolve_layer
 from .adapters import adapter_for
 from .methods import prepare
 
@@ -58,9 +58,9 @@ def activations(
     if layers is None:
         names = [info.name for info in known]
     else:
-        if isinstance(layers, (str, LayerInfo)):
-            layers = [layers]
-        names = list(dict.fromkeys(resolve_layer(known, layer).name for layer in layers))
+        names = list(
+            dict.fromkeys(resolve_layer(known, layer).name for layer in layer_list(layers))
+        )
     outputs = adapter.activations(inputs, names)
     missing = [name for name in names if name not in outputs]
     if missing and layers is not None:

@@ -93,7 +93,33 @@ class InvalidLayer(InvalidSelection, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class _LayerName(traitlets.Unicode):  # type: ignore[type-arg]
+class _Refusing(traitlets.TraitType):  # type: ignore[type-arg]
+    """A user-settable trait: a value of the wrong type (``sample = "1"``) is refused with
+    ``InvalidSelection``, a ``ValueError`` as the explorer's other refusals are, not only
+    traitlets' ``TraitError``."""
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        try:
+            return super().validate(obj, value)  # type: ignore[misc]  # the next class has it
+        except InvalidSelection:
+            raise
+        except traitlets.TraitError as error:
+            raise InvalidSelection(str(error)) from None
+
+
+class _Int(_Refusing, traitlets.Int):  # type: ignore[misc,type-arg]
+    pass
+
+
+class _Unicode(_Refusing, traitlets.Unicode):  # type: ignore[misc,type-arg]
+    pass
+
+
+class _Bool(_Refusing, traitlets.Bool):  # type: ignore[misc,type-arg]
+    pass
+
+
+class _LayerName(_Unicode):
     """A layer given by name or by its ``LayerInfo`` (stored as the name)."""
 
     def validate(self, obj: Any, value: Any) -> Any:
@@ -195,7 +221,8 @@ class LayerExplorer(anywidget.AnyWidget):
     preprocess : callable, optional
         Maps ``images`` to model input.  Without it uint8 is cast to float32 unchanged.
     class_names : sequence of str, optional
-        Names of the model's output classes.
+        Names of the model's output classes, one per class (a ``ValueError`` otherwise,
+        when the model's output is ``(N, classes)``).
     layer : str or LayerInfo, optional
         The layer selected first; by default the first convolution.
     view : str
@@ -226,26 +253,26 @@ class LayerExplorer(anywidget.AnyWidget):
     layers = traitlets.List(traitlets.Dict()).tag(sync=True)
     samples = traitlets.List(traitlets.Dict()).tag(sync=True)
     layer = _LayerName("").tag(sync=True, echo_update=False)
-    view = traitlets.Unicode("activations").tag(sync=True, echo_update=False)
+    view = _Unicode("activations").tag(sync=True, echo_update=False)
     views = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    sample = traitlets.Int(0).tag(sync=True, echo_update=False)
-    lang = traitlets.Unicode("en").tag(sync=True)
+    sample = _Int(0).tag(sync=True, echo_update=False)
+    lang = _Unicode("en").tag(sync=True)
     model_name = traitlets.Unicode("").tag(sync=True)
     class_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     #: The class explained by Grad-CAM and saliency; -1 is each sample's top prediction.
-    class_index = traitlets.Int(-1).tag(sync=True, echo_update=False)
-    cam_method = traitlets.Unicode("gradcam").tag(sync=True, echo_update=False)
+    class_index = _Int(-1).tag(sync=True, echo_update=False)
+    cam_method = _Unicode("gradcam").tag(sync=True, echo_update=False)
     #: What the Saliency tab draws: "gradients", "smoothgrad" or "integrated" (gradients).
-    saliency_method = traitlets.Unicode("gradients").tag(sync=True, echo_update=False)
+    saliency_method = _Unicode("gradients").tag(sync=True, echo_update=False)
     #: The Grad-CAM tab also draws the same map on the untrained copy (Adebayo et al. 2018).
-    sanity = traitlets.Bool(False).tag(sync=True, echo_update=False)
+    sanity = _Bool(False).tag(sync=True, echo_update=False)
     #: Input channel of the kernels drawn in the weights view, and RGB drawing of first layers.
-    in_channel = traitlets.Int(0).tag(sync=True, echo_update=False)
-    rgb = traitlets.Bool(False).tag(sync=True, echo_update=False)
+    in_channel = _Int(0).tag(sync=True, echo_update=False)
+    rgb = _Bool(False).tag(sync=True, echo_update=False)
     #: The filter/channel opened in the linked view (-1: none).
-    channel = traitlets.Int(-1).tag(sync=True, echo_update=False)
+    channel = _Int(-1).tag(sync=True, echo_update=False)
     #: How many filters the Filters tab draws (the first ones of the layer).
-    filter_count = traitlets.Int(16).tag(sync=True, echo_update=False)
+    filter_count = _Int(16).tag(sync=True, echo_update=False)
     snapshot = traitlets.Dict().tag(sync=True)
     #: The model's real data flow (``model_graph(...).to_json()``), for the graph view.
     graph = traitlets.Dict().tag(sync=True)
@@ -305,22 +332,28 @@ class LayerExplorer(anywidget.AnyWidget):
             views=list(AVAILABLE_VIEWS),
             model_name=str(getattr(model, "name", type(model).__name__)),
             class_names=self._session.class_names,
+            # Validated here, before the widget opens its comm: a refused value leaves no
+            # half-made explorer registered with the kernel, holding the model.
+            lang=lang,
+            view=view,
         )
-        self.lang = lang
-        self.view = view
-        self.layer = first
-        self.observe(
-            self._on_selection,
-            names=["layer", "view", "sample", *{o for v in VIEWS.values() for o in v.options}],
-        )
-        self.on_msg(self._on_message)
-        # The first picture is drawn here, on the caller's thread, so it is in the widget's
-        # state (saved notebooks, exported HTML) from the start.
-        request = self._new_request()
-        self._last_selection = _selection(request)
-        self._serve(request, send=False)
-        # Its sample's outputs are kept now, not on the way to the next sample's picture.
-        self._session.settle()
+        try:
+            self.layer = first
+            self.observe(
+                self._on_selection,
+                names=["layer", "view", "sample", *{o for v in VIEWS.values() for o in v.options}],
+            )
+            self.on_msg(self._on_message)
+            # The first picture is drawn here, on the caller's thread, so it is in the widget's
+            # state (saved notebooks, exported HTML) from the start.
+            request = self._new_request()
+            self._last_selection = _selection(request)
+            self._serve(request, send=False)
+            # Its sample's outputs are kept now, not on the way to the next sample's picture.
+            self._session.settle()
+        except BaseException:
+            self.close()  # the caller gets no explorer to close: nothing of it stays open
+            raise
 
     # ------------------------------------------------------------ validation
     # Every validator raises InvalidSelection: a TraitError, so that a value from the browser
@@ -444,11 +477,23 @@ class LayerExplorer(anywidget.AnyWidget):
     @traitlets.validate("channel")
     def _valid_channel(self, proposal: Any) -> int:
         value = int(proposal["value"])
-        if value < -1:
+        count = self._channel_count(self.layer) if self.layer else None
+        if value < -1 or (count is not None and value >= count):
+            if count is None:
+                raise InvalidSelection(
+                    Message(
+                        "channel_negative",
+                        f"channel must be -1 (none) or 0 or more, got {value}.",
+                        value=value,
+                    )
+                )
             raise InvalidSelection(
                 Message(
-                    "channel_negative",
-                    f"channel must be -1 (none) or 0 or more, got {value}.",
+                    "channel_range",
+                    f"channel must be -1 (none) or a channel of {self.layer!r} "
+                    f"(0..{count - 1}), got {value}.",
+                    layer=repr(self.layer),
+                    max=count - 1,
                     value=value,
                 )
             )
@@ -642,9 +687,20 @@ class LayerExplorer(anywidget.AnyWidget):
     def _class_count(self) -> int | None:
         from .methods import class_count
 
-        if self.class_names:
+        count = class_count(self._session.adapter)
+        if count is None and self.class_names:
             return len(self.class_names)
-        return class_count(self._session.adapter)
+        return count
+
+    def _channel_count(self, layer: str) -> int | None:
+        """Channels (or units) of the layer's output, the last axis, when it is known."""
+        try:
+            shape = self.layer_info(layer).output_shape
+        except KeyError:
+            return None
+        if not shape or len(shape) < 2 or not isinstance(shape[-1], int):
+            return None
+        return int(shape[-1])
 
     def _input_channels(self, layer: str) -> int | None:
         try:

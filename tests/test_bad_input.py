@@ -216,3 +216,120 @@ def test_client_without_dask_names_the_extra(tmp_path):
     ).stdout
     assert "ImportError:" in out
     assert "cnnviz-widget[dask]" in out
+
+
+# --------------------------------------------------------------------------------------
+# Found by probing (stop 26): each of these got a raw framework error, a wrong picture or a
+# half-made explorer before.
+
+
+def _segmentation_and_regression(framework):
+    """A model whose output is a map per pixel, and one whose output is one value a sample."""
+    if framework == "keras":
+        import keras
+
+        keras.utils.set_random_seed(0)
+        x = keras.Input((8, 8, 3))
+        seg = keras.Model(
+            x, keras.layers.Conv2D(2, 1)(keras.layers.Conv2D(4, 3, padding="same")(x))
+        )
+        y = keras.Input((8, 8, 3))
+        h = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(y))
+        reg = keras.Model(y, keras.layers.Reshape(())(keras.layers.Dense(1)(h)))
+        return seg, reg, np.random.default_rng(0).random((2, 8, 8, 3), np.float32)
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    seg = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 1))
+    reg = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 1), nn.Flatten(0)
+    )
+    return seg, reg, torch.rand(2, 3, 8, 8)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_a_class_asked_of_a_model_without_class_scores_names_its_output(framework):
+    if framework == "torch":
+        pytest.importorskip("torch")
+    seg, reg, x = _segmentation_and_regression(framework)
+    maps = np.random.default_rng(1).random((2, 8, 8))
+    calls = {
+        "grad_cam": lambda m: cv.grad_cam(m, x),
+        "saliency": lambda m: cv.saliency(m, x),
+        "integrated_gradients": lambda m: cv.integrated_gradients(m, x, steps=2),
+        "faithfulness": lambda m: cv.faithfulness(m, x, maps, steps=2),
+    }
+    seg_shape = "(N, 8, 8, 2)" if framework == "keras" else "(N, 2, 8, 8)"
+    for model, shape in ((seg, seg_shape), (reg, "(N,)")):
+        for name, call in calls.items():
+            with pytest.raises(ValueError, match=r"needs a model whose \(first\) output is") as e:
+                call(model)
+            assert f"outputs shape {shape}" in str(e.value), name
+            assert e.value.args[0].code == "not_class_scores"
+        assert cv.activations(model, x)  # what needs no class still works
+
+
+def test_torch_shape_errors_are_value_errors_on_every_pass_not_only_the_first():
+    torch = pytest.importorskip("torch")
+    from _torch_models import Guard
+    from torch import nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(256, 5))
+    cv.activations(model, torch.rand(1, 3, 8, 8))  # the first pass ran on the right size
+    guard = Guard(model)
+    bad = torch.rand(1, 3, 10, 10)
+    for call in (
+        lambda: cv.activations(model, bad),
+        lambda: cv.grad_cam(model, bad),
+        lambda: cv.saliency(model, bad),
+        lambda: cv.integrated_gradients(model, bad, steps=2),
+    ):
+        with pytest.raises(ValueError, match=r"cannot run on inputs of shape \(\d+, 3, 10, 10\)"):
+            call()
+        guard.check()
+
+
+def test_torch_non_numeric_images_say_so_in_one_sentence():
+    pytest.importorskip("torch")
+    from torch import nn
+
+    with pytest.raises(ValueError, match="must be numeric arrays") as error:
+        cv.activations(nn.Sequential(nn.Conv2d(3, 4, 3)), np.empty((1, 3, 8, 8), dtype=object))
+    assert str(error.value) == "The images must be numeric arrays, got dtype object."
+
+
+def test_a_layer_that_is_no_name_is_a_type_error_saying_what_a_layer_is(case):
+    model, images, _ = case
+    for call in (
+        lambda: cv.activations(model, images, 3),
+        lambda: cv.top_activations(model, images, 3),
+        lambda: cv.top_activations(model, images, None),
+    ):
+        with pytest.raises(TypeError, match=r"a layer name, a LayerInfo or a list of them, not"):
+            call()
+    assert list(cv.activations(model, images, ["conv"])) == ["conv"]
+
+
+def test_mosaic_refuses_gaps_and_stacks_it_cannot_lay_out():
+    maps = np.stack([np.zeros((3, 3)), np.ones((3, 3)) * np.arange(3)], -1)
+    for gap in (-1, -3, -10):  # overlapping tiles hid one another, or numpy errors
+        with pytest.raises(ValueError, match=r"gap is the pixels between tiles, 0 or more"):
+            cv.mosaic(maps, gap=gap)
+    with pytest.raises(TypeError, match=r"gap must be an int"):
+        cv.mosaic(maps, gap=1.5)
+    with pytest.raises(TypeError, match=r"cols must be an int"):
+        cv.mosaic(maps, cols=2.0)
+    for shape in ((0, 5, 3), (5, 0, 3), (5, 5, 0)):
+        with pytest.raises(ValueError, match=r"at least one pixel and one channel"):
+            cv.mosaic(np.zeros(shape))
+    assert cv.mosaic(maps, gap=np.int64(1)).shape == (3, 7)
+
+
+def test_maximize_filter_names_a_size_or_range_that_is_no_pair():
+    model = _keras_model()
+    with pytest.raises(ValueError, match=r"size must be \(H, W\)"):
+        cv.maximize_filter(model, "conv", 0, steps=1, size=10)
+    with pytest.raises(ValueError, match=r"input_range must be \(lo, hi\)"):
+        cv.maximize_filter(model, "conv", 0, steps=1, input_range=(0, 1, 2))

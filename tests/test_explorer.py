@@ -653,3 +653,74 @@ def test_nothing_is_drawn_ahead_for_views_that_cost_a_pass(explorer):
     assert explorer._draw_ahead() == []
     explorer.view = "activations"
     assert explorer._draw_ahead() == ["pool_a", "conv_b", "flat", "probs"]
+
+
+# --------------------------------------------------------------------------------------
+# Found by probing (stop 26).
+
+
+def test_a_refused_constructor_argument_leaves_no_explorer_behind(seq_with_input, digits_like):
+    import gc
+
+    import ipywidgets
+
+    before = set(ipywidgets.widgets.widget._instances)
+    for kwargs, words in (({"lang": "fr"}, "lang must be one of"), ({"view": "nope"}, "view")):
+        with pytest.raises(ValueError, match=words):
+            LayerExplorer(seq_with_input, digits_like, **kwargs)
+    gc.collect()
+    assert set(ipywidgets.widgets.widget._instances) == before  # no open comm, no model held
+    assert not [o for o in gc.get_objects() if isinstance(o, LayerExplorer)]
+
+
+def test_channel_is_refused_beyond_the_layers_channels(explorer):
+    with pytest.raises(ValueError, match=r"a channel of 'conv_a' \(0\.\.7\), got 8") as error:
+        explorer.channel = 8  # conv_a has 8 filters
+    assert error.value.args[0].code == "channel_range"
+    assert explorer.channel == -1
+    explorer.channel = 7
+    explorer.layer = "conv_b"  # a new layer resets it, then 16 channels are there
+    assert explorer.channel == -1
+    explorer.channel = 15
+    with pytest.raises(ValueError, match=r"\(0\.\.15\)"):
+        explorer.channel = 16
+    assert explorer.channel == 15
+
+
+def test_class_index_is_checked_against_the_models_classes_not_the_names(
+    seq_with_input, digits_like
+):
+    for names in (list("abc"), [str(i) for i in range(12)]):
+        with pytest.raises(
+            ValueError,
+            match=rf"class_names has {len(names)} names, but the "
+            r"model has 10 classes",
+        ):
+            LayerExplorer(seq_with_input, digits_like, class_names=names)
+    widget = LayerExplorer(seq_with_input, digits_like, class_names=[str(i) for i in range(10)])
+    widget.class_index = 9
+    with pytest.raises(ValueError, match=r"0\.\.9, got 10"):
+        widget.class_index = 10
+    assert widget.class_index == 9
+    widget.close()
+
+
+@pytest.mark.parametrize(
+    ("trait", "value"),
+    [
+        ("layer", 2),
+        ("layer", None),
+        ("view", 3),
+        ("sample", 1.5),
+        ("sample", "1"),
+        ("lang", 1),
+        ("class_index", "2"),
+        ("sanity", "yes"),
+        ("filter_count", "16"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_a_value_error_and_the_old_value_stays(explorer, trait, value):
+    old = getattr(explorer, trait)
+    with pytest.raises(ValueError, match=rf"The '{trait}' trait of a LayerExplorer instance"):
+        setattr(explorer, trait, value)
+    assert getattr(explorer, trait) == old

@@ -343,10 +343,11 @@ def test_the_small_ones(explorer, keras):
     sent = _silent(explorer)
     explorer.layer = "c2"
     explorer.view = "weights"
-    explorer.channel = 99
     content, _ = _final(explorer, sent)
-    assert content["type"] == "error"
-    assert content["message"].startswith("channel must be")
+    assert content["type"] == "result"
+    with pytest.raises(ValueError, match=r"channel must be -1 \(none\) or a channel of 'c2'"):
+        explorer.channel = 99  # refused at once, not drawn as an error in the tab
+    assert explorer.channel == -1
     state = random.getstate()
     from cnnviz_widget.methods.weights import untrained_copy
 

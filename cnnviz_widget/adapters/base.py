@@ -29,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .._layers import LayerInfo
+from .._messages import Message
 
 #: Preprocess callables map what a person displays to model input (any framework's layout).
 Preprocess = Any
@@ -218,8 +219,21 @@ class Recording(Mapping[str, np.ndarray]):
 class DeferredActivations(Protocol):
     """Optional: ``activations`` whose conversion to numpy waits until each is read."""
 
-    def recorded_activations(
-        self, inputs: Sequence[np.ndarray], names: Sequence[str]
-    ) -> Recording:
+    def recorded_activations(self, inputs: Sequence[np.ndarray], names: Sequence[str]) -> Recording:
         """What ``activations(inputs, names)`` gives, as a :class:`Recording` of one pass."""
         ...
+
+
+def not_class_scores(shape: Sequence[int | None]) -> ValueError:
+    """The error for a class asked of a model whose (first) output is no ``(N, classes)``
+    (a segmentation map, one regression value per sample)."""
+    dims = [str(d) for d in tuple(shape)[1:]]
+    text = f"(N, {', '.join(dims)})" if dims else "(N,)"
+    return ValueError(
+        Message(
+            "not_class_scores",
+            "Explaining a class needs a model whose (first) output is (N, classes); this one "
+            f"outputs shape {text}.",
+            shape=text,
+        )
+    )

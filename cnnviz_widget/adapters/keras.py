@@ -26,7 +26,7 @@ import numpy as np
 from .._inputs import Preprocess, display_images, model_inputs, prebuild_inputs
 from .._layers import LayerInfo, kind_of, resolve_layer
 from .._messages import Message
-from .base import Recording
+from .base import Recording, not_class_scores
 
 _SEP = "/"
 #: Layer classes whose kernel is depthwise, ``(kh, kw, in, multiplier)``.
@@ -544,7 +544,10 @@ class KerasAdapter:
 
     def logits(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         """Pre-softmax class scores, (N, classes)."""
-        return self.activations(inputs, [LOGITS])[LOGITS]
+        scores = self.activations(inputs, [LOGITS])[LOGITS]
+        if scores.ndim != 2:
+            raise not_class_scores(scores.shape)
+        return scores
 
     def _compile_gradients(self, layer: str | None) -> Callable[..., Any]:
         import tensorflow as tf
@@ -558,6 +561,8 @@ class KerasAdapter:
                 recorded: dict[str, Any] = {}
                 _run_recording(model_ref(), list(inputs), "", recorded, logits_layer)
                 logits = recorded[LOGITS]
+                if len(logits.shape) != 2:  # known while tracing
+                    raise not_class_scores(tuple(logits.shape))
                 target = inputs[0] if layer is None else recorded[layer]
                 top = tf.argmax(logits, axis=-1, output_type=tf.int32)
                 chosen = tf.where(class_index < 0, top, class_index)

@@ -70,7 +70,7 @@ from .._inputs import as_batches
 from .._inputs import display_images as _display_images
 from .._layers import LayerInfo, kind_of, resolve_layer
 from .._messages import Message
-from .base import Recording
+from .base import Recording, not_class_scores
 
 #: Separates a module's name from the number of a later call: ``"_swish#2"``.
 CALL_MARK = "#"
@@ -208,6 +208,8 @@ class TorchAdapter:
         self._overwritten: set[str] = set()
         #: Channels-last shapes of the first pass's (one-sample) inputs.
         self._probe_shapes: list[tuple[int, ...]] | None = None
+        #: Per-sample shapes of the tensors of the first pass that ran (see ``_call``).
+        self._shapes_ran: list[tuple[int, ...]] | None = None
         #: Per layer, which inputs reach it (``layer_input``).
         self._connected: dict[str, list[bool]] = {}
         for name, value in _INHERITED.get(model, {}).items():
@@ -322,7 +324,8 @@ class TorchAdapter:
         if x.dtype == object or not (
             np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.bool_)
         ):
-            raise ValueError(f"The images for {where}must be numeric arrays, got dtype {x.dtype}.")
+            images = f"The images for input {index}" if count > 1 else "The images"
+            raise ValueError(f"{images} must be numeric arrays, got dtype {x.dtype}.")
         received = tuple(x.shape)
         entry = self._entry_layer() if index == 0 else None
         if entry is not None and _is_conv(entry[1]):
@@ -479,9 +482,29 @@ class TorchAdapter:
 
     def _run(self, tensors: list[torch.Tensor]) -> Any:
         try:
-            return self.model(*tensors)
+            return self._call(tensors)
         except _StopForward:
             return None
+
+    def _call(self, tensors: list[torch.Tensor]) -> Any:
+        """``model(*tensors)``; torch's own shape errors (a ``RuntimeError`` naming torch's
+        layout, "mat1 and mat2 shapes cannot be multiplied") come back as a ``ValueError``
+        naming the shapes the model was given: on the first pass, and on any pass whose
+        samples are shaped otherwise than the first's.  A model's own ``RuntimeError`` on
+        inputs shaped as those it ran on goes up as it is."""
+        try:
+            return self.model(*tensors)
+        except torch.cuda.OutOfMemoryError:  # torch.OutOfMemoryError since 2.5: the same class
+            raise
+        except RuntimeError as error:
+            shapes_ran = self._shapes_ran
+            if shapes_ran is not None and shapes_ran == [tuple(t.shape[1:]) for t in tensors]:
+                raise
+            shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
+            raise ValueError(
+                f"The model cannot run on inputs of shape {shapes} (channels-first, as it "
+                f"takes them): {error}"
+            ) from error
 
     def _probe(self, batches: Sequence[np.ndarray]) -> None:
         """The first pass (one sample): output shapes and call counts of every module, and
@@ -508,14 +531,8 @@ class TorchAdapter:
                         order.append((name, any(a is tensors[0] for a in args)))
 
                 hook(module, record)
-            try:
-                output = _first_output(self._run(tensors))
-            except RuntimeError as error:  # torch's shape errors name torch's own layout
-                shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
-                raise ValueError(
-                    f"The model cannot run on inputs of shape {shapes} (channels-first, as "
-                    f"it takes them): {error}"
-                ) from error
+            output = _first_output(self._run(tensors))
+        self._shapes_ran = [tuple(t.shape[1:]) for t in tensors]
         self._overwritten.update(name for name, t, version in outputs if t._version != version)
         self._output_shape = _shape_of(output)
         self._calls = calls
@@ -701,7 +718,7 @@ class TorchAdapter:
         for module in modules.values():
             if isinstance(module, (nn.Softmax, nn.LogSoftmax)):
                 hook(module, softmax_input)
-        output = _first_output(self.model(*tensors))
+        output = _first_output(self._call(tensors))
         if not isinstance(output, torch.Tensor):
             raise ValueError(
                 f"The model returns a {type(output).__name__}, not a tensor of class scores."
@@ -714,6 +731,8 @@ class TorchAdapter:
         modules = self._modules()
         with self._pass(modules) as hook, torch.no_grad():
             scores = self._forward_logits(hook, self._tensors(inputs, modules), modules)
+        if scores.ndim != 2:
+            raise not_class_scores(scores.shape)
         return _numpy(scores.float())
 
     def class_gradients(
@@ -759,10 +778,7 @@ class TorchAdapter:
             if layer is not None:
                 self._not_reached([layer], target)
             if logits.ndim != 2:
-                raise ValueError(
-                    "Explaining a class needs a model whose (first) output is (N, classes); "
-                    f"this one outputs shape {tuple(logits.shape)}."
-                )
+                raise not_class_scores(logits.shape)
             requested = torch.as_tensor(np.asarray(class_index), dtype=torch.long)
             requested = requested.to(logits.device)
             bad = requested[requested >= logits.shape[-1]]

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._inputs import Preprocess
-from .._layers import LayerInfo, resolve_layer
+from .._layers import LayerInfo, layer_list, resolve_layer
 from ..adapters.base import Adapter
 from . import Cancelled, ShouldStop, prepare
 
@@ -219,7 +219,7 @@ def _start(
     if reduce not in REDUCTIONS:
         raise ValueError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}.")
     distributed = _import_distributed() if client is not None else None
-    layers = [layer] if isinstance(layer, (str, LayerInfo)) else list(layer)
+    layers = layer_list(layer, "layer")
     if not layers:
         raise ValueError("No layer was given: pass a layer name or a list of them.")
     source = _source_of(dataset, batch_size)

@@ -322,7 +322,10 @@ def _pattern_shape(
         if height is None or width is None:
             raise ValueError(f"The model's input size is open ({input_shape}): pass size=(H, W).")
         return height, width, channels
-    wanted = tuple(int(s) for s in size)
+    try:
+        wanted = tuple(int(s) for s in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"size must be (H, W) with positive sides, got {size!r}.") from None
     if len(wanted) != 2 or min(wanted) < 1:
         raise ValueError(f"size must be (H, W) with positive sides, got {size!r}.")
     for got, fixed, axis in ((wanted[0], height, "height"), (wanted[1], width, "width")):
@@ -380,7 +383,12 @@ def _other_input_sizes(
 
 
 def _input_range(input_range: tuple[float, float] | None) -> tuple[float, float]:
-    lo, hi = (0.0, 1.0) if input_range is None else (float(v) for v in input_range)
+    try:
+        lo, hi = (0.0, 1.0) if input_range is None else (float(v) for v in input_range)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"input_range must be (lo, hi) with lo < hi, got {input_range!r}."
+        ) from None
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise ValueError(f"input_range must be (lo, hi) with lo < hi, got {input_range!r}.")
     return lo, hi

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -81,8 +82,16 @@ def mosaic(maps: Any, cols: int | None = None, *, gap: int = 0, fill: float = 0.
         float32 in [0, 1]; non-finite input values are NaN.
     """
     x = np.asarray(maps)
-    if x.ndim != 3:
-        raise ValueError(f"mosaic expects an (H, W, C) stack, got shape {x.shape}.")
+    if x.ndim != 3 or 0 in x.shape:
+        raise ValueError(
+            f"mosaic expects an (H, W, C) stack with at least one pixel and one channel, "
+            f"got shape {x.shape}."
+        )
+    for name, value in (("cols", cols), ("gap", gap)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, Integral)):
+            raise TypeError(f"{name} must be an int, got {value!r}.")
+    if gap < 0:
+        raise ValueError(f"gap is the pixels between tiles, 0 or more, got {gap}.")
     _, cols = grid_shape(x.shape[-1], cols)
     tiles = np.moveaxis(normalize_tiles(x), -1, 0)
     return tile_atlas(tiles, cols, gap=gap, fill=np.float32(fill))

@@ -78,6 +78,12 @@ class Session:
         self.inputs = inputs
         self.display = display
         self.class_names = list(class_names)
+        n_classes = adapter.n_classes() if self.class_names else None
+        if n_classes is not None and len(self.class_names) != n_classes:
+            raise ValueError(
+                f"class_names has {len(self.class_names)} names, but the model has "
+                f"{n_classes} classes: pass one name per class, in the order of its outputs."
+            )
         self.layers: list[LayerInfo] = adapter.list_layers()
         self.is_stale = is_stale
         self.on_progress = on_progress

@@ -20,6 +20,7 @@ const ko = {
   in_channel_range: "in_channel은 {layer}의 입력 채널(0..{max})이어야 하는데 {value}입니다.",
   in_channel_negative: "in_channel은 입력 채널(0 이상)이어야 하는데 {value}입니다.",
   channel_negative: "channel은 -1(없음) 또는 0 이상이어야 하는데 {value}입니다.",
+  channel_range: "channel은 -1(없음) 또는 {layer}의 채널(0..{max})이어야 하는데 {value}입니다.",
   filter_count_range: "filter_count는 1부터 {max} 사이여야 하는데 {value}입니다.",
   lang: "lang은 {langs} 중 하나여야 하는데 {value}입니다.",
   no_images: "보여 줄 이미지가 없습니다. LayerExplorer(model, images)로 이미지를 넘겨 주세요.",
@@ -35,6 +36,8 @@ const ko = {
     "Grad-CAM에는 출력이 2차원 맵의 묶음(N, H, W, C)인 층이 필요한데, 이 모델의 층은 모두 벡터를 출력하므로 이미지 위에 놓을 맵이 없습니다.",
   not_image_input:
     "히트맵은 이미지의 어디에 근거가 있는지 보여 주므로 이미지 입력(N, H, W, C)이 필요합니다. 이 모델의 입력은 이미지가 아니라 모양 {shape}의 값입니다.",
+  not_class_scores:
+    "클래스를 설명하려면 모델의 (첫) 출력이 (N, 클래스 수)여야 합니다. 이 모델의 출력 모양은 {shape}입니다.",
   filters_layer:
     "필터 패턴에는 채널이나 유닛이 있는 층이 필요합니다. {layer} 층({type})의 출력 모양은 {shape}입니다.",
   examples_layer:
