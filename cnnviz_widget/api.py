@@ -53,7 +53,7 @@ def activations(
     dict of str to numpy.ndarray
         Channels-last arrays with the batch axis, keyed by layer name, in model order.
     """
-    adapter, inputs = prepare(model, images, preprocess)
+    adapter, inputs = prepare(model, images, preprocess, "activations")
     known = adapter.list_layers()
     if layers is None:
         names = [info.name for info in known]

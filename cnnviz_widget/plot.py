@@ -428,7 +428,9 @@ def grad_cam(
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
     shown = _display_image(image)
-    result = cam_details(model, image, layer, class_index, method=method, preprocess=preprocess)
+    result = cam_details(
+        model, image, layer, class_index, method=method, preprocess=preprocess, warn_nonfinite=True
+    )
     cam = _one_sample(result.cam, "grad_cam")
     chosen = int(result.classes[0])
     probability = float(result.probabilities[0, chosen])

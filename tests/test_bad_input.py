@@ -333,3 +333,84 @@ def test_maximize_filter_names_a_size_or_range_that_is_no_pair():
         cv.maximize_filter(model, "conv", 0, steps=1, size=10)
     with pytest.raises(ValueError, match=r"input_range must be \(lo, hi\)"):
         cv.maximize_filter(model, "conv", 0, steps=1, input_range=(0, 1, 2))
+
+
+def test_public_functions_warn_of_images_that_hold_nan_and_name_the_sample(case):
+    """ReLU and max pooling may turn NaN into ordinary numbers (TensorFlow's do), so the maps
+    of a NaN image came back as quiet zeros: each public function now says which sample."""
+    import warnings
+
+    model, images, _ = case
+    bad = np.asarray(images).copy()
+    bad[1] = np.nan
+    calls = {
+        "activations": lambda x: cv.activations(model, x, "conv"),
+        "grad_cam": lambda x: cv.grad_cam(model, x, "conv", 0),
+        "saliency": lambda x: cv.saliency(model, x, 0),
+        "integrated_gradients": lambda x: cv.integrated_gradients(model, x, 0, steps=4),
+        "faithfulness": lambda x: cv.faithfulness(model, x, np.ones((2, 12, 12)), 0, steps=2),
+    }
+    for name, call in calls.items():
+        with pytest.warns(RuntimeWarning, match=rf"^{name}: .* NaN or infinite .*\(index 1\)") as w:
+            call(bad)
+        assert w[0].filename == __file__  # it points at the caller's line, not ours
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            call(np.asarray(images))  # finite images: no warning
+
+
+def test_a_map_that_is_nan_for_finite_images_says_it_was_zeroed():
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    class Sqrt(nn.Module):  # of a negative number: NaN scores and gradients for a finite image
+        def forward(self, x):
+            return torch.sqrt(x)
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), Sqrt(), nn.Flatten(), nn.Linear(2 * 10 * 10, 3))
+    x = -torch.ones(1, 1, 12, 12)
+    with pytest.warns(RuntimeWarning, match=r"saliency: 1 of 1 sample\(s\) \(index 0\) gave NaN"):
+        out = cv.saliency(model, x, 0)
+    assert np.array_equal(out, np.zeros_like(out))
+
+
+def test_smoothgrad_noise_and_seed_are_checked_before_any_pass(case):
+    model, images, _ = case
+    for kwargs, words in [
+        ({"noise": "a"}, r"noise must be a number >= 0 .* got 'a'"),
+        ({"noise": -0.1}, r"noise must be a number >= 0"),
+        ({"noise": float("nan")}, r"noise must be a number >= 0"),
+        ({"seed": 1.5}, r"seed must be a whole number from 0 to 2\*\*32 - 1, got 1.5"),
+        ({"seed": -1}, r"seed must be a whole number"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            cv.saliency(model, images, 0, smooth_samples=2, **kwargs)
+    assert cv.saliency(model, images, 0, smooth_samples=2, noise=0, seed=np.int64(3)).shape[0] == 2
+
+
+def test_explorer_refuses_a_baseline_or_dataset_that_can_be_none_at_construction(case):
+    model, images, _ = case
+    for kwargs, error, words in [
+        ({"baseline": "nope"}, ValueError, r"baseline must be 'untrained', a model or None"),
+        ({"baseline": 3}, TypeError, r"baseline must be .* got a int"),
+        ({"dataset": 3}, TypeError, r"dataset must be an array .* got int"),
+        ({"dataset": np.float32(1)}, ValueError, r"dataset is a scalar"),
+    ]:
+        with pytest.raises(error, match=words):
+            LayerExplorer(model, images, **kwargs)
+    widget = LayerExplorer(model, images, baseline=None, dataset=np.asarray(images))
+    try:
+        with pytest.raises(ValueError, match=r"baseline must be 'untrained'"):
+            widget.baseline = "random"
+        assert widget.baseline is None  # the refused value changed nothing
+    finally:
+        widget.close()
+
+
+def test_top_activations_progress_must_be_a_flag_or_a_callable(case):
+    model, images, _ = case
+    with pytest.raises(TypeError, match=r"progress must be True .* or a callable .* got 3"):
+        cv.top_activations(model, np.asarray(images), "conv", k=1, progress=3)
+    seen = []
+    cv.top_activations(model, np.asarray(images), "conv", k=1, progress=lambda *a: seen.append(a))
+    assert seen[-1][0] == 2

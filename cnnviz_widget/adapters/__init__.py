@@ -45,6 +45,15 @@ def _is_torch_module(model: Any) -> bool:
     return isinstance(model, torch.nn.Module)
 
 
+def is_model(model: Any) -> bool:
+    """Whether ``adapter_for`` can read ``model`` (without building its adapter)."""
+    return (
+        bool(getattr(model, "is_cnnviz_adapter", False))
+        or _is_keras_model(model)
+        or _is_torch_module(model)
+    )
+
+
 def adapter_for(model: Any) -> Adapter:
     """The adapter of ``model`` (cached for recent models); ``TypeError`` if unsupported."""
     if getattr(model, "is_cnnviz_adapter", False):

@@ -7,6 +7,9 @@ and stopping a long computation when a newer request supersedes it.
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,11 +29,46 @@ class Cancelled(Exception):
 
 
 def prepare(
-    model: Any, images: Any, preprocess: Preprocess | None
+    model: Any, images: Any, preprocess: Preprocess | None, warn: str | None = None
 ) -> tuple[Adapter, list[np.ndarray]]:
-    """The model's adapter and ``images`` validated as float32 model inputs."""
+    """The model's adapter and ``images`` validated as float32 model inputs.
+
+    With ``warn`` (the public function's name) inputs holding NaN or infinite values give a
+    ``RuntimeWarning``: a model computes something from them that means nothing (ReLU and
+    max-pooling may even turn NaN into ordinary numbers).  The panel notes it instead.
+    """
     adapter = adapter_for(model)
-    return adapter, adapter.model_inputs(images, preprocess)
+    inputs = adapter.model_inputs(images, preprocess)
+    if warn is not None:
+        _warn_nonfinite_inputs(inputs, warn)
+    return adapter, inputs
+
+
+def _bad_samples(x: np.ndarray) -> np.ndarray:
+    """Indices of the samples (axis 0) of ``x`` that hold NaN or infinite values."""
+    if x.size == 0 or (np.isfinite(x.min()) and np.isfinite(x.max())):
+        return np.zeros(0, dtype=np.intp)
+    return np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
+
+
+def _samples_text(bad: np.ndarray, total: int) -> str:
+    shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+    return f"{len(bad)} of {total} sample(s) (index {shown})"
+
+
+def _warn_nonfinite_inputs(inputs: Sequence[np.ndarray], what: str) -> None:
+    for x in inputs:
+        if x.dtype.kind != "f":
+            continue
+        bad = _bad_samples(x)
+        if len(bad):
+            warnings.warn(
+                f"{what}: the images (after preprocess) hold NaN or infinite values in "
+                f"{_samples_text(bad, len(x))}; what is computed from them means nothing.",
+                RuntimeWarning,
+                stacklevel=_caller_level(),
+            )
+            return
 
 
 def image_size(inputs: Sequence[np.ndarray]) -> tuple[int, int]:
@@ -96,8 +134,10 @@ def top_classes(logits: np.ndarray, request: np.ndarray) -> np.ndarray:
 
 
 def softmax(scores: np.ndarray, axis: int = -1) -> np.ndarray:
-    shifted = np.exp(scores - np.max(scores, axis=axis, keepdims=True))
-    return shifted / shifted.sum(axis=axis, keepdims=True)
+    """NaN for a sample with a NaN or infinite score (quietly: the caller says why)."""
+    with np.errstate(invalid="ignore"):
+        shifted = np.exp(scores - np.max(scores, axis=axis, keepdims=True))
+        return shifted / shifted.sum(axis=axis, keepdims=True)
 
 
 def resize_maps(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -121,6 +161,36 @@ def resize_maps(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         for m in maps
     ]
     return np.stack(resized).astype(np.float32, copy=False)
+
+
+def warn_nonfinite(maps: np.ndarray, inputs: Sequence[np.ndarray], what: str) -> None:
+    """A ``RuntimeWarning`` when a sample's raw map holds NaN or infinite values though its
+    images are finite (those ``prepare`` warned of): scaled, such a map becomes zeros
+    (``min_max``), which would otherwise pass for "no evidence"."""
+    bad = _bad_samples(maps)
+    for x in inputs:
+        if len(bad) and x.dtype.kind == "f" and len(x) == len(maps):
+            bad = np.setdiff1d(bad, _bad_samples(x))
+    if len(bad):
+        warnings.warn(
+            f"{what}: {_samples_text(bad, len(maps))} gave NaN or infinite values, so their "
+            "maps are returned as zeros; the model's outputs or gradients are not finite "
+            "for these images.",
+            RuntimeWarning,
+            stacklevel=_caller_level(),
+        )
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside this package (the user's call), for a
+    warning raised from its caller."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    level, frame = 2, sys._getframe(2)  # 1: the function that warns; 2: its caller
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+        package + os.sep
+    ):
+        level, frame = level + 1, frame.f_back
+    return level
 
 
 def min_max(maps: np.ndarray) -> np.ndarray:

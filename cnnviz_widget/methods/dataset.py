@@ -157,10 +157,10 @@ def top_activations(
     ImportError
         ``client`` given but Dask is not installed.
     """
+    report, close = _progress_reporter(progress)  # checked before any work starts
     steps, one_layer = _start(
         model, dataset, layer, k, batch_size, reduce, preprocess, client, should_stop
     )
-    report, close = _progress_reporter(progress)
     last: _Step | None = None
     try:
         # Only the last step's result is wanted: the running best is merged once, here,
@@ -582,23 +582,33 @@ class _IterableSource(_Source):
         return None
 
 
-def _source_of(dataset: Any, batch_size: int) -> _Source:
+def check_dataset(dataset: Any) -> None:
+    """Refuse what can be no dataset (``TypeError``; a scalar or ``None``: ``ValueError``)
+    without reading from it, so that a ``LayerExplorer`` refuses it at construction."""
     if dataset is None:
         raise ValueError(
             "No dataset was given: pass an array, an iterable of batches or a dask array."
         )
     if _is_dask_array(dataset):
-        return _DaskSource(dataset, batch_size)
+        return
     if _is_array_like(dataset):
         if len(dataset.shape) == 0:
             raise ValueError(f"The dataset is a scalar, not an array of images: {dataset!r}.")
-        return _ArraySource(dataset, batch_size)
+        return
     if isinstance(dataset, (str, bytes, dict)) or not hasattr(dataset, "__iter__"):
         raise TypeError(
             "dataset must be an array (N, ...), an iterable of batches (a tf.data.Dataset, a "
             f"torch DataLoader, a generator) or a dask array, got {type(dataset).__name__} "
             "(wrap a torch Dataset in a DataLoader)."
         )
+
+
+def _source_of(dataset: Any, batch_size: int) -> _Source:
+    check_dataset(dataset)
+    if _is_dask_array(dataset):
+        return _DaskSource(dataset, batch_size)
+    if _is_array_like(dataset):
+        return _ArraySource(dataset, batch_size)
     return _IterableSource(dataset, batch_size)
 
 
@@ -836,7 +846,12 @@ def _progress_reporter(
     """``(report(done, total), close())`` for the ``progress`` argument."""
     if callable(progress) and not isinstance(progress, bool):
         return (lambda done, total: (progress(done, total), None)[1]), lambda: None
-    if progress is False:
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(
+            "progress must be True (a progress bar), False (none), None (a bar once a scan "
+            f"takes a while) or a callable progress(done, total), got {progress!r}."
+        )
+    if not progress and progress is not None:
         return (lambda done, total: None), lambda: None
     try:
         from tqdm.auto import tqdm

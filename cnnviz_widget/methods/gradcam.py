@@ -34,6 +34,9 @@ from . import (
     softmax,
     top_classes,
 )
+from . import (
+    warn_nonfinite as _warn_nonfinite,
+)
 
 #: Keep in sync with the widget's method selector.
 METHODS = ("gradcam", "gradcam++", "layercam", "scorecam")
@@ -199,6 +202,7 @@ def grad_cam(
         upsample=upsample,
         normalize=normalize,
         preprocess=preprocess,
+        warn_nonfinite=True,
     ).cam
 
 
@@ -215,16 +219,18 @@ def cam_details(
     cache: CamCache | None = None,
     should_stop: ShouldStop | None = None,
     batch_size: int = 32,
+    warn_nonfinite: bool = False,
 ) -> CamResult:
     """``grad_cam`` with the channel weights, logits and explained classes of the same pass.
 
     ``cache`` reuses earlier passes on the same images and layer (see ``CamCache``);
     ``should_stop`` is checked between Score-CAM's batches of ``batch_size`` masked inputs and
-    raises ``Cancelled`` when it returns True.
+    raises ``Cancelled`` when it returns True; ``warn_nonfinite`` warns of maps that are
+    zeros because they were NaN (the public functions; the panel notes it otherwise).
     """
     if method not in _WEIGHTS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
-    adapter, inputs = prepare(model, images, preprocess)
+    adapter, inputs = prepare(model, images, preprocess, "grad_cam" if warn_nonfinite else None)
     layers = adapter.list_layers()
     info = _target_layer(layers, layer)
     request = class_request(class_index, len(inputs[0]), class_count(adapter))
@@ -237,6 +243,8 @@ def cam_details(
     )
     weights = _WEIGHTS[method](evidence)
     cam = np.maximum((weights * evidence.activations).sum(axis=-1), 0).astype(np.float32)
+    if warn_nonfinite and normalize:
+        _warn_nonfinite(cam, inputs, "grad_cam")
     if upsample and size is not None:
         cam = resize_maps(cam, size)
     if normalize:

@@ -325,7 +325,7 @@ def _pattern_shape(
     try:
         wanted = tuple(int(s) for s in size)
     except (TypeError, ValueError):
-        raise ValueError(f"size must be (H, W) with positive sides, got {size!r}.") from None
+        wanted = ()
     if len(wanted) != 2 or min(wanted) < 1:
         raise ValueError(f"size must be (H, W) with positive sides, got {size!r}.")
     for got, fixed, axis in ((wanted[0], height, "height"), (wanted[1], width, "width")):
@@ -386,9 +386,7 @@ def _input_range(input_range: tuple[float, float] | None) -> tuple[float, float]
     try:
         lo, hi = (0.0, 1.0) if input_range is None else (float(v) for v in input_range)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"input_range must be (lo, hi) with lo < hi, got {input_range!r}."
-        ) from None
+        lo = hi = math.nan  # refused below, with the same message
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise ValueError(f"input_range must be (lo, hi) with lo < hi, got {input_range!r}.")
     return lo, hi

@@ -19,6 +19,9 @@ from . import (
     prepare,
     top_classes,
 )
+from . import (
+    warn_nonfinite as _warn_nonfinite,
+)
 
 #: Input elements per gradient call when SmoothGrad batches its noisy copies (16 MiB float32).
 _CHUNK_ELEMENTS = 2**22
@@ -70,6 +73,7 @@ def saliency(
         noise=noise,
         seed=seed,
         preprocess=preprocess,
+        warn_nonfinite=True,
     )[0]
 
 
@@ -83,23 +87,31 @@ def saliency_details(
     seed: int = 0,
     preprocess: Preprocess | None = None,
     should_stop: ShouldStop | None = None,
+    warn_nonfinite: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``saliency`` with the clean images' logits and the explained classes, from the passes
     it makes anyway (the widget shows the predictions beside the map).  ``should_stop`` is
-    checked between SmoothGrad's gradient calls and raises ``Cancelled``."""
-    adapter, inputs = prepare(model, images, preprocess)
+    checked between SmoothGrad's gradient calls and raises ``Cancelled``; ``warn_nonfinite``
+    warns of maps that are zeros because they were NaN (the public function)."""
+    samples = _sample_count(smooth_samples)
+    if samples > 0:
+        _check_noise(noise, seed)
+    adapter, inputs = prepare(model, images, preprocess, "saliency" if warn_nonfinite else None)
     image_size(inputs)
     request = class_request(class_index, len(inputs[0]), class_count(adapter))
-    if _sample_count(smooth_samples) > 0:
+    if samples > 0:
         logits = adapter.logits(inputs)
         request = top_classes(logits, request)
         magnitude = _smooth_gradients(
-            adapter, inputs, request, _sample_count(smooth_samples), noise, seed, should_stop
+            adapter, inputs, request, samples, float(noise), int(seed), should_stop
         )
     else:
         _, gradients, logits, request = adapter.class_gradients(inputs, None, request)
         magnitude = np.abs(gradients)
-    return min_max(magnitude.max(axis=-1)), logits, request
+    magnitude = magnitude.max(axis=-1)
+    if warn_nonfinite:
+        _warn_nonfinite(magnitude, inputs, "saliency")
+    return min_max(magnitude), logits, request
 
 
 def _smooth_gradients(
@@ -141,3 +153,23 @@ def _sample_count(smooth_samples: Any) -> int:
     if smooth_samples < 0:
         raise ValueError(f"smooth_samples must be 0 (plain gradients) or more: {smooth_samples}.")
     return int(smooth_samples)
+
+
+def _check_noise(noise: Any, seed: Any) -> None:
+    """SmoothGrad's ``noise`` (a number >= 0) and ``seed`` (a whole number >= 0)."""
+    if (
+        isinstance(noise, (bool, np.bool_))
+        or not isinstance(noise, (int, float, np.integer, np.floating))
+        or not np.isfinite(noise)
+        or noise < 0
+    ):
+        raise ValueError(
+            "noise must be a number >= 0 (the noise's standard deviation as a fraction of "
+            f"each image's value range, e.g. 0.2), got {noise!r}."
+        )
+    if (
+        isinstance(seed, (bool, np.bool_))
+        or not isinstance(seed, (int, np.integer))
+        or not 0 <= seed < 2**32
+    ):
+        raise ValueError(f"seed must be a whole number from 0 to 2**32 - 1, got {seed!r}.")

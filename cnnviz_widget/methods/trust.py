@@ -95,6 +95,7 @@ def integrated_gradients(
         baseline=baseline,
         preprocess=preprocess,
         batch_size=batch_size,
+        warn_nonfinite=True,
     )[0]
 
 
@@ -108,15 +109,19 @@ def integrated_gradients_details(
     preprocess: Preprocess | None = None,
     batch_size: int | None = None,
     should_stop: ShouldStop | None = None,
+    warn_nonfinite: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``integrated_gradients`` with the images' logits, the explained classes and the
     completeness gap ``sum(attributions) - (score(x) - score(baseline))`` per sample (float64),
     from one extra forward pass of the images and their baselines.
 
     ``should_stop`` is checked between gradient calls; ``Cancelled`` when it returns True.
+    ``warn_nonfinite`` warns of images that hold NaN or infinite values (the public function).
     """
     steps = _positive_int(steps, "steps")
-    adapter, inputs = prepare(model, images, preprocess)
+    adapter, inputs = prepare(
+        model, images, preprocess, "integrated_gradients" if warn_nonfinite else None
+    )
     x = inputs[0]
     n = len(x)
     start = _baseline(baseline, x, default=0.0)
@@ -248,7 +253,7 @@ def faithfulness(
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}.")
     steps = _positive_int(steps, "steps")
-    adapter, inputs = prepare(model, images, preprocess)
+    adapter, inputs = prepare(model, images, preprocess, "faithfulness")
     n = len(inputs[0])
     size = image_size(inputs)
     ranks = _pixel_ranks(_check_maps(maps, n, size))

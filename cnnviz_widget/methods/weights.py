@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._json import DIGITS, num
-from ..adapters import adapter_for
+from ..adapters import SUPPORTED, adapter_for, is_model
 
 
 def _flat(values: Any) -> np.ndarray:
@@ -222,6 +222,22 @@ def _compare_layers(mine: Any, theirs: Any) -> None:
                     f"The baseline has a different architecture: layer {x.name!r} has a "
                     f"kernel of shape {ks} in the model but {kt} in the baseline."
                 )
+
+
+def check_baseline(baseline: Any) -> Any:
+    """``baseline`` when it can be one (``None``, ``"untrained"`` or a model); a
+    ``ValueError`` for another string, a ``TypeError`` for what is no model.  Whether a
+    model has the same architecture is checked when the weights view first draws it."""
+    if baseline is None or (isinstance(baseline, str) and baseline == "untrained"):
+        return baseline
+    if isinstance(baseline, str):
+        raise ValueError(f"baseline must be 'untrained', a model or None, got {baseline!r}.")
+    if not is_model(baseline):
+        raise TypeError(
+            f"baseline must be 'untrained', a model or None, got a {type(baseline).__name__}: "
+            f"a baseline is {SUPPORTED} with the model's architecture."
+        )
+    return baseline
 
 
 def resolve_baseline(model: Any, baseline: Any) -> Any | None:

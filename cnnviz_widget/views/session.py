@@ -19,7 +19,9 @@ from .._cache import BytesLRU
 from .._layers import LayerInfo, resolve_layer
 from .._messages import Message
 from ..adapters.base import Adapter, Recording
+from ..methods.dataset import check_dataset
 from ..methods.gradcam import CamCache
+from ..methods.weights import check_baseline
 from ._base import Request, ViewResult
 
 _log = logging.getLogger(__name__)
@@ -87,7 +89,9 @@ class Session:
         self.layers: list[LayerInfo] = adapter.list_layers()
         self.is_stale = is_stale
         self.on_progress = on_progress
-        self._baseline = baseline
+        self._baseline = check_baseline(baseline)
+        if dataset is not None:  # refused now, not when the Examples tab first reads it
+            check_dataset(dataset)
         self.activation_cache = BytesLRU(
             cache_bytes, lambda acts: sum(a.nbytes for a in acts.values())
         )
@@ -265,7 +269,7 @@ class Session:
 
     @baseline.setter
     def baseline(self, value: Any) -> None:
-        self._baseline = value
+        self._baseline = check_baseline(value)
         self.result_cache.clear()  # the weights pictures show the old baseline
 
     def baseline_model(self) -> Any:
